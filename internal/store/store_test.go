@@ -1,0 +1,142 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gongshu/gongshu/internal/store"
+	"github.com/gongshu/gongshu/internal/store/storetest"
+)
+
+func TestMigrateIsIdempotent(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		applied, err := db.Migrate(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(applied) != 0 {
+			t.Fatalf("second migrate applied %v, want nothing", applied)
+		}
+		v, err := db.Version(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ms, _ := store.Migrations(db.Dialect())
+		if v != len(ms) {
+			t.Fatalf("version %d, want %d", v, len(ms))
+		}
+	})
+}
+
+func TestMigrationsMatchAcrossDialects(t *testing.T) {
+	lite, err := store.Migrations(store.SQLite)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pg, err := store.Migrations(store.Postgres)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lite) != len(pg) {
+		t.Fatalf("sqlite has %d migrations, postgres %d", len(lite), len(pg))
+	}
+	for i := range lite {
+		if lite[i].Name != pg[i].Name {
+			t.Errorf("migration %d: sqlite %q, postgres %q", i+1, lite[i].Name, pg[i].Name)
+		}
+		if strings.Contains(lite[i].SQL, "{{") || strings.Contains(pg[i].SQL, "{{") {
+			t.Errorf("migration %d keeps an unreplaced token", i+1)
+		}
+	}
+}
+
+// R12.2: the audit table refuses UPDATE and DELETE in the database itself.
+func TestAuditEntriesAppendOnlyInDatabase(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		err := db.InTx(ctx, func(tx *store.Tx) error {
+			_, err := tx.Exec(ctx, `INSERT INTO audit_entries (at, actor_login, action, object_type, object_id, outcome)
+				VALUES (?, 'system', 'test', 'test', '1', 'ok')`, time.Now().UTC())
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, stmt := range []string{
+			"UPDATE audit_entries SET outcome = 'refused'",
+			"DELETE FROM audit_entries",
+		} {
+			if _, err := db.Exec(ctx, stmt); err == nil || !strings.Contains(err.Error(), "append-only") {
+				t.Errorf("%s: err = %v, want append-only refusal", stmt, err)
+			}
+		}
+		var n int
+		if err := db.QueryRow(ctx, "SELECT COUNT(*) FROM audit_entries WHERE outcome = 'ok'").Scan(&n); err != nil || n != 1 {
+			t.Fatalf("entries after refused changes: %d, %v", n, err)
+		}
+	})
+}
+
+func TestInTxRollsBackOnError(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		boom := errors.New("boom")
+		err := db.InTx(ctx, func(tx *store.Tx) error {
+			if _, err := tx.InsertID(ctx, `INSERT INTO organizations (type, name, region_code, created_at) VALUES (?, ?, ?, ?)`,
+				"authority", "x", "360000", time.Now().UTC()); err != nil {
+				return err
+			}
+			return boom
+		})
+		if !errors.Is(err, boom) {
+			t.Fatalf("err = %v", err)
+		}
+		var n int
+		if err := db.QueryRow(ctx, "SELECT COUNT(*) FROM organizations").Scan(&n); err != nil || n != 0 {
+			t.Fatalf("rows after rollback: %d, %v", n, err)
+		}
+	})
+}
+
+func TestTimesRoundTripInUTC(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		at := time.Date(2026, 1, 13, 9, 30, 15, 123456000, time.UTC)
+		var id int64
+		err := db.InTx(ctx, func(tx *store.Tx) (err error) {
+			id, err = tx.InsertID(ctx, `INSERT INTO organizations (type, name, region_code, created_at) VALUES (?, ?, ?, ?)`,
+				"authority", "t", "360000", at)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got time.Time
+		if err := db.QueryRow(ctx, "SELECT created_at FROM organizations WHERE id = ?", id).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if !got.Equal(at) {
+			t.Fatalf("created_at = %v, want %v", got, at)
+		}
+	})
+}
+
+func TestRebindLeavesLiteralsAlone(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.SQLite(t)
+	var s string
+	if err := db.QueryRow(ctx, "SELECT 'a?b' || ?", "c").Scan(&s); err != nil || s != "a?bc" {
+		t.Fatalf("got %q, %v", s, err)
+	}
+}
+
+func TestOpenRefusesUnknownURL(t *testing.T) {
+	_, err := store.Open(context.Background(), t.TempDir(), "mysql://u:secret@h/db")
+	if err == nil || strings.Contains(err.Error(), "secret") {
+		t.Fatalf("err = %v, want a refusal that hides the password", err)
+	}
+}
