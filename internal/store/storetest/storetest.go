@@ -34,14 +34,14 @@ func SQLite(tb testing.TB) *store.DB {
 	return db
 }
 
-// Postgres opens a migrated database in a new schema of the server named by
-// GONGSHU_TEST_POSTGRES, dropped when the test ends. It returns nil when the
-// variable is unset.
-func Postgres(tb testing.TB) *store.DB {
+// PostgresURL creates a new schema on the server named by
+// GONGSHU_TEST_POSTGRES, dropped when the test ends, and returns a URL whose
+// connections use it. It returns "" when the variable is unset.
+func PostgresURL(tb testing.TB) string {
 	tb.Helper()
 	base := os.Getenv(EnvPostgres)
 	if base == "" {
-		return nil
+		return ""
 	}
 	ctx := context.Background()
 	admin, err := store.Open(ctx, "", base)
@@ -70,7 +70,19 @@ func Postgres(tb testing.TB) *store.DB {
 	q := u.Query()
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
-	db, err := store.Open(ctx, "", u.String())
+	return u.String()
+}
+
+// Postgres opens a migrated database in a fresh schema (see PostgresURL).
+// It returns nil when GONGSHU_TEST_POSTGRES is unset.
+func Postgres(tb testing.TB) *store.DB {
+	tb.Helper()
+	u := PostgresURL(tb)
+	if u == "" {
+		return nil
+	}
+	ctx := context.Background()
+	db, err := store.Open(ctx, "", u)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -1,0 +1,135 @@
+// Package app wires the platform together: it opens the control-plane
+// store, runs the migrations, builds the services and the HTTP server, and
+// serves until its context ends. cmd/gongshu and the end-to-end tests start
+// the platform through it, so both run exactly the same wiring.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/gongshu/gongshu/internal/audit"
+	"github.com/gongshu/gongshu/internal/i18n"
+	"github.com/gongshu/gongshu/internal/identity"
+	"github.com/gongshu/gongshu/internal/region"
+	"github.com/gongshu/gongshu/internal/store"
+	"github.com/gongshu/gongshu/internal/web"
+)
+
+// Config is what starting the platform takes.
+type Config struct {
+	DataDir         string
+	DBURL           string
+	Version         string
+	Logger          *slog.Logger
+	Now             func() time.Time
+	InsecureCookies bool
+	Identity        identity.Options
+}
+
+// App is a running platform's parts.
+type App struct {
+	DB       *store.DB
+	Audit    *audit.Log
+	Identity *identity.Service
+	Regions  *region.Table
+	Catalog  *i18n.Catalog
+	Web      *web.Server
+	logger   *slog.Logger
+}
+
+// Open opens the store, migrates it and builds every service.
+func Open(ctx context.Context, cfg Config) (*App, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	db, err := store.Open(ctx, cfg.DataDir, cfg.DBURL)
+	if err != nil {
+		return nil, err
+	}
+	applied, err := db.Migrate(ctx)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	if len(applied) > 0 {
+		cfg.Logger.Info("migrated control-plane store", "store", db.String(), "applied", applied)
+	}
+	cat, err := i18n.Load()
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	regions := region.Default()
+	log := audit.New(db, cfg.Now)
+	ids := identity.NewService(db, log, regions, cfg.Now, cfg.Identity)
+	srv, err := web.New(web.Config{
+		Identity: ids, Audit: log, Catalog: cat, Regions: regions, DB: db, Logger: cfg.Logger,
+		Now: cfg.Now, Version: cfg.Version, InsecureCookies: cfg.InsecureCookies,
+	})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &App{DB: db, Audit: log, Identity: ids, Regions: regions, Catalog: cat, Web: srv, logger: cfg.Logger}, nil
+}
+
+// Close releases the store.
+func (a *App) Close() error { return a.DB.Close() }
+
+// Listen binds addr; separate from Serve so a caller learns the real port
+// (":0" in tests) before serving.
+func Listen(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w (is another server using the port? choose one with --addr)", addr, err)
+	}
+	return ln, nil
+}
+
+// Serve answers HTTP on ln until ctx ends, then shuts down gracefully.
+func (a *App) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           a.Web,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      120 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    1 << 20,
+		ErrorLog:          slog.NewLogLogger(a.logger.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// URL is how a person reaches a listener from the same machine.
+func URL(ln net.Listener) string {
+	addr := ln.Addr().(*net.TCPAddr)
+	host := "localhost"
+	if !addr.IP.IsUnspecified() && !addr.IP.IsLoopback() {
+		host = addr.IP.String()
+	}
+	return fmt.Sprintf("http://%s", net.JoinHostPort(host, fmt.Sprint(addr.Port)))
+}

@@ -1,0 +1,74 @@
+package identity
+
+import (
+	"github.com/gongshu/gongshu/internal/apperr"
+	"github.com/gongshu/gongshu/internal/region"
+)
+
+// Action is something a principal may try to do.
+type Action string
+
+const (
+	ActConsoleView    Action = "console.view"
+	ActOrgRead        Action = "org.read"
+	ActOrgCreate      Action = "org.create"
+	ActUserRead       Action = "user.read"
+	ActUserCreate     Action = "user.create"
+	ActUserResetPass  Action = "user.reset_password"
+	ActUserChangePass Action = "user.change_password"
+	ActTokenManage    Action = "token.manage"
+	ActAuditRead      Action = "audit.read"
+	ActAuditReadAll   Action = "audit.read_all"
+)
+
+// Actions lists every action, in the order the authorization matrix shows them.
+var Actions = []Action{
+	ActConsoleView, ActOrgRead, ActOrgCreate, ActUserRead, ActUserCreate, ActUserResetPass,
+	ActUserChangePass, ActTokenManage, ActAuditRead, ActAuditReadAll,
+}
+
+// Object is what an action is done to, as far as the decision needs it.
+// Zero fields mean "not about a particular one".
+type Object struct {
+	OrgID  int64  // the organisation that owns it
+	Region string // its administrative region
+	UserID int64  // the user it belongs to
+}
+
+// Authorize is the one decision "may p do a to o". It returns nil or a
+// Forbidden error naming the action, and is a pure function of its inputs.
+func Authorize(regions *region.Table, p Principal, a Action, o Object) error {
+	if p.UserID == 0 {
+		return apperr.New(apperr.Unauthenticated, "identity.login_required")
+	}
+	if allowed(regions, p, a, o) {
+		return nil
+	}
+	return apperr.New(apperr.Forbidden, "identity.forbidden", "action", string(a))
+}
+
+func allowed(regions *region.Table, p Principal, a Action, o Object) bool {
+	admin := p.Has(RoleAdmin)
+	ownOrg := o.OrgID != 0 && o.OrgID == p.OrgID
+	self := o.UserID != 0 && o.UserID == p.UserID
+	switch a {
+	case ActConsoleView, ActOrgRead:
+		return true
+	case ActOrgCreate:
+		// An authority registers the bodies of its own region (R4.1); the
+		// platform administrator registers anyone.
+		return admin || (p.Has(RoleAuthority) && o.Region != "" && regions.Contains(p.Region, o.Region))
+	case ActUserRead:
+		return admin || ownOrg
+	case ActUserCreate, ActUserResetPass:
+		return admin
+	case ActUserChangePass, ActTokenManage:
+		return self
+	case ActAuditReadAll:
+		return admin || p.Has(RoleAuthority) || p.Has(RoleAgency) || p.Has(RoleRegulator)
+	case ActAuditRead:
+		// Everyone may read the entries of their own organisation's actions.
+		return admin || p.Has(RoleAuthority) || p.Has(RoleAgency) || p.Has(RoleRegulator) || ownOrg
+	}
+	return false
+}

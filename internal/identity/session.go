@@ -1,0 +1,224 @@
+package identity
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/gongshu/gongshu/internal/apperr"
+	"github.com/gongshu/gongshu/internal/audit"
+	"github.com/gongshu/gongshu/internal/store"
+)
+
+// Session is a console login. Token is the cookie value, returned once at
+// login; only its hash is stored.
+type Session struct {
+	Token     string
+	CSRFToken string
+	ExpiresAt time.Time
+}
+
+// ClientInfo describes where a login came from, for the session record.
+type ClientInfo struct {
+	RemoteAddr string
+	UserAgent  string
+}
+
+// dummyHash is checked against when the login does not exist, so that
+// the answer takes as long as for a wrong password and does not reveal
+// which logins exist.
+const dummyHash = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$3q2+7w3q2+7w3q2+7w3q2+7w3q2+7w3q2+7w3q2+7w0"
+
+func randomToken(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic("identity: crypto/rand failed: " + err.Error())
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func hashToken(tok string) string {
+	h := sha256.Sum256([]byte(tok))
+	return hex.EncodeToString(h[:])
+}
+
+// Login checks a password and opens a session. A wrong login or password
+// gets the same answer; after MaxFailedLogins failures in a row the account
+// locks for LockFor, and every attempt is audited.
+func (s *Service) Login(ctx context.Context, login, password string, client ClientInfo) (Session, Principal, error) {
+	login = strings.ToLower(strings.TrimSpace(login))
+	e := entry(audit.Anonymous(login), "session.login", "user", 0)
+	failed := apperr.New(apperr.Unauthenticated, "identity.login_failed")
+
+	var (
+		id       int64
+		orgID    int64
+		hash     string
+		disabled bool
+		failures int
+		locked   sql.NullTime
+	)
+	err := s.db.QueryRow(ctx, `SELECT id, org_id, password_hash, disabled, failed_logins, locked_until FROM users WHERE login = ?`, login).
+		Scan(&id, &orgID, &hash, &disabled, &failures, &locked)
+	if errors.Is(err, sql.ErrNoRows) {
+		_, _ = checkPassword(password, dummyHash)
+		return Session{}, Principal{}, s.refuse(ctx, e, failed)
+	}
+	if err != nil {
+		return Session{}, Principal{}, s.refuse(ctx, e, err)
+	}
+	e.Actor = audit.Actor{UserID: id, Login: login, OrgID: orgID}
+	e.ObjectID = fmt.Sprint(id)
+	now := s.clock()
+	if disabled {
+		return Session{}, Principal{}, s.refuse(ctx, e, apperr.New(apperr.Forbidden, "identity.account_disabled"))
+	}
+	if locked.Valid && locked.Time.After(now) {
+		return Session{}, Principal{}, s.refuse(ctx, e, apperr.New(apperr.Locked, "identity.account_locked",
+			"minutes", fmt.Sprint(int(locked.Time.Sub(now).Minutes())+1)))
+	}
+	ok, err := checkPassword(password, hash)
+	if err != nil {
+		return Session{}, Principal{}, s.refuse(ctx, e, err)
+	}
+	if !ok {
+		return Session{}, Principal{}, s.recordFailure(ctx, e, id, failures+1, now)
+	}
+	sess := Session{Token: randomToken(32), CSRFToken: randomToken(32), ExpiresAt: now.Add(s.opt.SessionMax)}
+	err = s.log.Do(ctx, e, func(tx *store.Tx, e *audit.Entry) error {
+		if _, err := tx.Exec(ctx, "UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = ?", id); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, last_seen_at, expires_at, remote_addr, user_agent)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, hashToken(sess.Token), id, sess.CSRFToken, now, now, sess.ExpiresAt,
+			client.RemoteAddr, truncate(client.UserAgent, 300))
+		return err
+	})
+	if err != nil {
+		return Session{}, Principal{}, err
+	}
+	p, err := s.principal(ctx, id)
+	if err != nil {
+		return Session{}, Principal{}, err
+	}
+	p.SessionHash, p.CSRFToken = hashToken(sess.Token), sess.CSRFToken
+	return sess, p, nil
+}
+
+// recordFailure counts a wrong password and locks the account at the
+// limit; the count and the refusal commit together.
+func (s *Service) recordFailure(ctx context.Context, e audit.Entry, userID int64, failures int, now time.Time) error {
+	refusal := apperr.New(apperr.Unauthenticated, "identity.login_failed")
+	var lockedUntil any
+	if failures >= s.opt.MaxFailedLogins {
+		until := now.Add(s.opt.LockFor)
+		lockedUntil = until
+		refusal = apperr.New(apperr.Locked, "identity.account_locked", "minutes", fmt.Sprint(int(s.opt.LockFor.Minutes())))
+		failures = 0
+		e.Set("locked_until", until.Format(time.RFC3339))
+	}
+	e.Outcome, e.Reason = audit.Refused, refusal.Key
+	e.Set("failed_logins", failures)
+	err := s.db.InTx(ctx, func(tx *store.Tx) error {
+		if _, err := tx.Exec(ctx, "UPDATE users SET failed_logins = ?, locked_until = ? WHERE id = ?", failures, lockedUntil, userID); err != nil {
+			return err
+		}
+		_, err := s.log.Append(ctx, tx, e)
+		return err
+	})
+	if err != nil {
+		return errors.Join(refusal, err)
+	}
+	return refusal
+}
+
+// Authenticate resolves a session cookie to its principal, sliding the
+// idle timeout.
+func (s *Service) Authenticate(ctx context.Context, token string) (Principal, error) {
+	if token == "" {
+		return Principal{}, apperr.New(apperr.Unauthenticated, "identity.login_required")
+	}
+	h := hashToken(token)
+	var (
+		userID          int64
+		csrf            string
+		lastSeen, until time.Time
+		revoked         sql.NullTime
+	)
+	err := s.db.QueryRow(ctx, `SELECT user_id, csrf_token, last_seen_at, expires_at, revoked_at FROM sessions WHERE id_hash = ?`, h).
+		Scan(&userID, &csrf, &lastSeen, &until, &revoked)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Principal{}, apperr.New(apperr.Unauthenticated, "identity.session_expired")
+	}
+	if err != nil {
+		return Principal{}, fmt.Errorf("authenticate session: %w", err)
+	}
+	now := s.clock()
+	if revoked.Valid || !now.Before(until) || now.Sub(lastSeen) > s.opt.SessionIdle {
+		return Principal{}, apperr.New(apperr.Unauthenticated, "identity.session_expired")
+	}
+	p, err := s.principal(ctx, userID)
+	if err != nil {
+		return Principal{}, err
+	}
+	// Touch at most once a minute: a page load should not always write.
+	if now.Sub(lastSeen) > time.Minute {
+		if _, err := s.db.Exec(ctx, "UPDATE sessions SET last_seen_at = ? WHERE id_hash = ?", now, h); err != nil {
+			return Principal{}, fmt.Errorf("authenticate session: %w", err)
+		}
+	}
+	p.SessionHash, p.CSRFToken = h, csrf
+	return p, nil
+}
+
+// Logout ends the session p came in with.
+func (s *Service) Logout(ctx context.Context, p Principal) error {
+	e := entry(p.Actor(), "session.logout", "user", p.UserID)
+	return s.log.Do(ctx, e, func(tx *store.Tx, _ *audit.Entry) error {
+		_, err := tx.Exec(ctx, "UPDATE sessions SET revoked_at = ? WHERE id_hash = ? AND revoked_at IS NULL", s.clock(), p.SessionHash)
+		return err
+	})
+}
+
+// principal loads a user as a principal, refusing disabled or locked accounts.
+func (s *Service) principal(ctx context.Context, userID int64) (Principal, error) {
+	var p Principal
+	var typ string
+	var disabled bool
+	var locked sql.NullTime
+	err := s.db.QueryRow(ctx, `SELECT u.id, u.login, u.display_name, u.disabled, u.locked_until, o.id, o.name, o.type, o.region_code
+		FROM users u JOIN organizations o ON o.id = u.org_id WHERE u.id = ?`, userID).
+		Scan(&p.UserID, &p.Login, &p.Name, &disabled, &locked, &p.OrgID, &p.OrgName, &typ, &p.Region)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Principal{}, apperr.New(apperr.Unauthenticated, "identity.session_expired")
+	}
+	if err != nil {
+		return Principal{}, fmt.Errorf("load principal %d: %w", userID, err)
+	}
+	if disabled {
+		return Principal{}, apperr.New(apperr.Forbidden, "identity.account_disabled")
+	}
+	if locked.Valid && locked.Time.After(s.clock()) {
+		return Principal{}, apperr.New(apperr.Locked, "identity.account_locked",
+			"minutes", fmt.Sprint(int(locked.Time.Sub(s.clock()).Minutes())+1))
+	}
+	p.OrgType = OrgType(typ)
+	if p.Roles, err = s.roles(ctx, userID); err != nil {
+		return Principal{}, fmt.Errorf("load principal %d: %w", userID, err)
+	}
+	return p, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}

@@ -1,0 +1,174 @@
+package web_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/gongshu/gongshu/internal/identity"
+)
+
+// The demo logins that stand for each role; "" is an anonymous caller.
+var roleLogins = []string{"admin", "authority", "nc.authority", "government", "agency", "dept.amr", "utility.power",
+	"op.ganshu", "user.huiqi", "regulator.cac", ""}
+
+// apiCase is one endpoint and who may call it.
+type apiCase struct {
+	route string // the pattern as registered
+	// call performs the request for a login and returns the response.
+	call func(e *env, login, token string) response
+	// allowed lists the logins that must get a success; everyone else with
+	// a token must get 403, anonymous callers 401 (unless public).
+	allowed []string
+	public  bool
+}
+
+var everyone = []string{"admin", "authority", "nc.authority", "government", "agency", "dept.amr", "utility.power", "op.ganshu", "user.huiqi", "regulator.cac"}
+
+func get(path string) func(e *env, login, token string) response {
+	return func(e *env, login, token string) response { return e.api("GET", path, token, nil) }
+}
+
+func apiCases(e *env) []apiCase {
+	otherOrg := fmt.Sprint(e.account("op.hongtu").OrgID)
+	return []apiCase{
+		{route: "GET /api/v1/openapi.json", call: get("/api/v1/openapi.json"), allowed: everyone, public: true},
+		{route: "GET /api/v1/me", call: get("/api/v1/me"), allowed: everyone},
+		{route: "GET /api/v1/regions", call: get("/api/v1/regions?parent=360000"), allowed: everyone, public: true},
+		{route: "GET /api/v1/organizations", call: get("/api/v1/organizations?type=operator"), allowed: everyone},
+		{route: "POST /api/v1/organizations", call: func(e *env, login, token string) response {
+			return e.api("POST", "/api/v1/organizations", token, identity.OrgInput{
+				Type: identity.OrgDepartment, Name: "南昌市测试局-" + login, Region: "360102"})
+		}, allowed: []string{"admin", "authority", "nc.authority"}},
+		{route: "GET /api/v1/organizations/{id}", call: get("/api/v1/organizations/" + otherOrg), allowed: everyone},
+		{route: "GET /api/v1/users", call: get("/api/v1/users?org_id=" + otherOrg), allowed: []string{"admin"}},
+		{route: "POST /api/v1/users", call: func(e *env, login, token string) response {
+			return e.api("POST", "/api/v1/users", token, identity.UserInput{Login: "new." + strings.ReplaceAll(login, ".", "-"),
+				Name: "新用户", OrgID: e.account("op.hongtu").OrgID, Roles: []identity.Role{identity.RoleOperator}, Password: "Strong-Passw0rd-2026"})
+		}, allowed: []string{"admin"}},
+		{route: "POST /api/v1/users/{login}/password", call: func(e *env, login, token string) response {
+			return e.api("POST", "/api/v1/users/op.hongtu/password", token, map[string]string{"new_password": "Another-Str0ng-Pass!"})
+		}, allowed: []string{"admin"}},
+		{route: "GET /api/v1/tokens", call: get("/api/v1/tokens"), allowed: everyone},
+		{route: "POST /api/v1/tokens", call: func(e *env, login, token string) response {
+			return e.api("POST", "/api/v1/tokens", token, map[string]any{"name": "script", "expires_in_days": 7})
+		}, allowed: everyone},
+		{route: "DELETE /api/v1/tokens/{id}", call: func(e *env, login, token string) response {
+			// Someone else's token: only the administrator may revoke it.
+			_, _, err := e.app.Identity.CreateTokenAsSystem(context.Background(), "op.hongtu", "victim", 0)
+			if err != nil {
+				e.t.Fatal(err)
+			}
+			var id int64
+			if err := e.app.DB.QueryRow(context.Background(), "SELECT MAX(id) FROM api_tokens").Scan(&id); err != nil {
+				e.t.Fatal(err)
+			}
+			return e.api("DELETE", fmt.Sprint("/api/v1/tokens/", id), token, nil)
+		}, allowed: []string{"admin"}},
+		{route: "GET /api/v1/audit/entries", call: get("/api/v1/audit/entries?org=" + otherOrg), allowed: []string{"admin", "authority", "nc.authority", "agency", "regulator.cac"}},
+	}
+}
+
+// Every API endpoint, every role: allowed callers succeed, others get 403
+// with the error shape, anonymous callers 401; every refusal is audited.
+func TestAPIAuthorizationEveryRole(t *testing.T) {
+	e := newEnv(t, false)
+	cases := apiCases(e)
+	covered := map[string]bool{}
+	for _, c := range cases {
+		covered[c.route] = true
+		t.Run(c.route, func(t *testing.T) {
+			e.t = t
+			for _, login := range roleLogins {
+				token := ""
+				if login != "" {
+					token = e.account(login).Token
+				}
+				allowed := login == "" && c.public
+				for _, a := range c.allowed {
+					allowed = allowed || a == login
+				}
+				before := e.count("audit_entries")
+				r := c.call(e, login, token)
+				switch {
+				case allowed:
+					if r.status >= 300 {
+						t.Errorf("%s as %q: status %d, want success: %s", c.route, login, r.status, r.body)
+					}
+				case login == "":
+					if r.status != http.StatusUnauthorized {
+						t.Errorf("%s anonymous: status %d, want 401", c.route, r.status)
+					}
+					r.apiError(t)
+				default:
+					if r.status != http.StatusForbidden {
+						t.Errorf("%s as %q: status %d, want 403: %s", c.route, login, r.status, r.body)
+					}
+					if r.apiError(t).Error.Code != "forbidden" {
+						t.Errorf("%s as %q: code %s", c.route, login, r.body)
+					}
+					if e.count("audit_entries") <= before {
+						t.Errorf("%s as %q: refusal not audited", c.route, login)
+					}
+				}
+			}
+		})
+	}
+	for _, route := range e.app.Web.Routes() {
+		if strings.Contains(route, "/api/v1/") && !covered[route] {
+			t.Errorf("route %s has no row in the authorization test", route)
+		}
+	}
+}
+
+// Console pages each role must and must not see (R4.1: each body acts in its own role).
+func TestConsolePagesEveryRole(t *testing.T) {
+	e := newEnv(t, false)
+	pages := []struct {
+		path    string
+		allowed []string
+	}{
+		{"/console", everyone},
+		{"/console/orgs", everyone},
+		{"/console/orgs/new", []string{"admin", "authority", "nc.authority"}},
+		{"/console/users", []string{"admin"}},
+		{"/console/users/new", []string{"admin"}},
+		{"/console/tokens", everyone},
+		{"/console/password", everyone},
+		{"/console/audit", everyone},
+		{"/console/audit?org=" + fmt.Sprint(e.account("op.hongtu").OrgID), []string{"admin", "authority", "nc.authority", "agency", "regulator.cac"}},
+	}
+	for _, login := range roleLogins {
+		c := e.client()
+		if login != "" {
+			c.mustLogin(login)
+		}
+		for _, p := range pages {
+			r := c.get(p.path)
+			allowed := false
+			for _, a := range p.allowed {
+				allowed = allowed || a == login
+			}
+			switch {
+			case login == "":
+				if r.status != http.StatusSeeOther || !strings.HasPrefix(r.header.Get("Location"), "/login") {
+					t.Errorf("anonymous %s: status %d location %q, want redirect to login", p.path, r.status, r.header.Get("Location"))
+				}
+			case allowed && r.status != http.StatusOK:
+				t.Errorf("%s %s: status %d, want 200", login, p.path, r.status)
+			case !allowed && r.status != http.StatusForbidden:
+				t.Errorf("%s %s: status %d, want 403", login, p.path, r.status)
+			}
+		}
+		if login != "" {
+			// The navigation offers exactly the pages the role may open.
+			nav := c.get("/console").body
+			hasUsers := strings.Contains(nav, `data-nav="/console/users"`)
+			if hasUsers != (login == "admin") {
+				t.Errorf("%s: users link shown = %v", login, hasUsers)
+			}
+		}
+	}
+}

@@ -1,0 +1,107 @@
+package web
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/gongshu/gongshu/internal/apperr"
+	"github.com/gongshu/gongshu/internal/audit"
+)
+
+// apiError is the one error shape of the API.
+type apiError struct {
+	Error apiErrorBody `json:"error"`
+}
+
+type apiErrorBody struct {
+	Code      string `json:"code"`
+	Message   string `json:"message"`
+	RequestID string `json:"request_id"`
+	Field     string `json:"field,omitempty"`
+}
+
+func httpStatus(c apperr.Code) int {
+	switch c {
+	case apperr.Invalid:
+		return http.StatusBadRequest
+	case apperr.NotFound:
+		return http.StatusNotFound
+	case apperr.Unauthenticated:
+		return http.StatusUnauthorized
+	case apperr.Forbidden:
+		return http.StatusForbidden
+	case apperr.Conflict:
+		return http.StatusConflict
+	case apperr.Locked:
+		return http.StatusLocked
+	case apperr.Unavailable:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// message renders an error for a person in the request's language;
+// internal errors are logged and shown only as a plain message.
+func (s *Server) message(r *http.Request, err error) (apperr.Code, string, string) {
+	st := state(r)
+	if e, ok := apperr.As(err); ok && e.Code != apperr.Internal {
+		return e.Code, s.cat.T(st.lang, e.Key, e.Args), e.Field
+	}
+	s.logger.Error("internal error", "request_id", st.id, "method", r.Method, "path", r.URL.Path, "err", err)
+	return apperr.Internal, s.cat.T(st.lang, "error.internal", map[string]string{"request_id": st.id}), ""
+}
+
+func isAPI(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/api/") }
+
+// fail answers with err: JSON for the API, an error page for the console.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	code, msg, field := s.message(r, err)
+	status := httpStatus(code)
+	if isAPI(r) {
+		if status == http.StatusUnauthorized {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="gongshu"`)
+		}
+		writeJSON(w, status, apiError{apiErrorBody{Code: string(code), Message: msg, RequestID: state(r).id, Field: field}})
+		return
+	}
+	if status == http.StatusUnauthorized && r.Method == http.MethodGet {
+		http.Redirect(w, r, "/login?next="+url.QueryEscape(safeNext(r.URL.RequestURI())), http.StatusSeeOther)
+		return
+	}
+	s.render(w, r, status, "error", map[string]any{"Status": status, "Message": msg})
+}
+
+// deny audits a refusal decided in the web layer (a read that is not
+// allowed, a missing CSRF token) and answers with it.
+func (s *Server) deny(w http.ResponseWriter, r *http.Request, action, objectType, objectID string, err error) {
+	e := audit.Entry{Actor: s.actor(r), Action: action, ObjectType: objectType, ObjectID: objectID}
+	e.Set("method", r.Method)
+	e.Set("path", r.URL.Path)
+	s.fail(w, r, s.audit.Refuse(r.Context(), e, err))
+}
+
+func (s *Server) actor(r *http.Request) audit.Actor {
+	if p := state(r).principal; p != nil {
+		return p.Actor()
+	}
+	return audit.Anonymous("")
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}
+
+// safeNext keeps a post-login redirect on this site.
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+		return "/console"
+	}
+	return next
+}

@@ -1,0 +1,198 @@
+package web
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/gongshu/gongshu/internal/apperr"
+	"github.com/gongshu/gongshu/internal/audit"
+	"github.com/gongshu/gongshu/internal/i18n"
+	"github.com/gongshu/gongshu/internal/identity"
+)
+
+const (
+	sessionCookie = "gongshu_session"
+	langCookie    = "gongshu_lang"
+	loginCSRF     = "gongshu_login_csrf"
+)
+
+// reqState is what the middleware learns about a request before a handler runs.
+type reqState struct {
+	id        string
+	lang      string
+	principal *identity.Principal
+	// authErr is why credentials that were presented did not work (an
+	// expired token, say), reported when the route needs a login.
+	authErr error
+}
+
+type stateKey struct{}
+
+func state(r *http.Request) *reqState {
+	if st, ok := r.Context().Value(stateKey{}).(*reqState); ok {
+		return st
+	}
+	return &reqState{lang: i18n.ZH}
+}
+
+// statusWriter remembers the status for logs and metrics.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.bytes += n
+	return n, err
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func newRequestID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func remoteIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// withRequest wraps every request: request ID, security headers, language,
+// credentials, panic recovery, the request log line and metrics.
+func (s *Server) withRequest(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		st := &reqState{id: newRequestID()}
+		sw := &statusWriter{ResponseWriter: w}
+		h := sw.Header()
+		h.Set("X-Request-Id", st.id)
+		setSecurityHeaders(h, r)
+		st.lang = s.language(r)
+		ctx := context.WithValue(r.Context(), stateKey{}, st)
+		ctx = audit.WithRequest(ctx, st.id, remoteIP(r))
+		r = r.WithContext(ctx)
+		s.metrics.inFlight.Add(1)
+		defer func() {
+			s.metrics.inFlight.Add(-1)
+			if p := recover(); p != nil {
+				s.logger.Error("panic", "request_id", st.id, "panic", p, "stack", string(debug.Stack()))
+				if sw.status == 0 {
+					s.fail(sw, r, errors.New("internal panic"))
+				}
+			}
+			route := r.Pattern
+			if route == "" {
+				route = "unmatched"
+			}
+			status := sw.status
+			if status == 0 {
+				status = http.StatusOK
+			}
+			elapsed := time.Since(start)
+			s.metrics.observe(r.Method, route, status, elapsed)
+			attrs := []any{"request_id", st.id, "method", r.Method, "path", r.URL.Path, "route", route,
+				"status", status, "bytes", sw.bytes, "duration_ms", float64(elapsed.Microseconds()) / 1000, "remote", remoteIP(r)}
+			if st.principal != nil {
+				attrs = append(attrs, "user", st.principal.Login)
+			}
+			s.logger.Info("request", attrs...)
+		}()
+		if !strings.HasPrefix(r.URL.Path, "/static/") && r.URL.Path != "/healthz" && r.URL.Path != "/metrics" {
+			s.authenticate(r, st)
+		}
+		next.ServeHTTP(sw, r)
+	})
+}
+
+func setSecurityHeaders(h http.Header, r *http.Request) {
+	h.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "+
+		"object-src 'none'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "same-origin")
+	h.Set("Cross-Origin-Opener-Policy", "same-origin")
+	h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")
+	if r.TLS != nil {
+		h.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+	}
+}
+
+// language: an explicit choice (cookie) wins; the API also honours
+// Accept-Language; everything else is Simplified Chinese, the default.
+func (s *Server) language(r *http.Request) string {
+	if c, err := r.Cookie(langCookie); err == nil && c.Value != "" {
+		return i18n.Normalize(c.Value)
+	}
+	if strings.HasPrefix(r.URL.Path, "/api/") {
+		if l := i18n.FromAcceptLanguage(r.Header.Get("Accept-Language")); l != "" {
+			return l
+		}
+	}
+	return i18n.ZH
+}
+
+// authenticate resolves the caller from a bearer token or a session cookie.
+func (s *Server) authenticate(r *http.Request, st *reqState) {
+	if auth := r.Header.Get("Authorization"); auth != "" {
+		scheme, tok, _ := strings.Cut(auth, " ")
+		if !strings.EqualFold(scheme, "Bearer") {
+			st.authErr = apperr.New(apperr.Unauthenticated, "identity.token_invalid")
+			return
+		}
+		p, err := s.ids.AuthenticateToken(r.Context(), strings.TrimSpace(tok))
+		if err != nil {
+			st.authErr = err
+			return
+		}
+		st.principal = &p
+		return
+	}
+	c, err := r.Cookie(sessionCookie)
+	if err != nil || c.Value == "" {
+		return
+	}
+	p, err := s.ids.Authenticate(r.Context(), c.Value)
+	if err != nil {
+		st.authErr = err
+		return
+	}
+	st.principal = &p
+}
+
+func (s *Server) setCookie(w http.ResponseWriter, name, value string, maxAge time.Duration) {
+	c := &http.Cookie{
+		Name: name, Value: value, Path: "/", HttpOnly: true, Secure: !s.cfg.InsecureCookies,
+		SameSite: http.SameSiteLaxMode,
+	}
+	switch {
+	case maxAge < 0:
+		c.MaxAge = -1
+	case maxAge > 0:
+		c.MaxAge = int(maxAge.Seconds())
+	}
+	http.SetCookie(w, c)
+}

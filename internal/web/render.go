@@ -1,0 +1,139 @@
+package web
+
+import (
+	"bytes"
+	"html/template"
+	"net/http"
+	"time"
+
+	"github.com/gongshu/gongshu/internal/i18n"
+	"github.com/gongshu/gongshu/internal/identity"
+)
+
+// shanghai is where times are shown; they are stored in UTC.
+var shanghai = time.FixedZone("CST", 8*3600)
+
+var templateFuncs = template.FuncMap{
+	"cst": func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.In(shanghai).Format("2006-01-02 15:04:05")
+	},
+	"dict": func(kv ...any) map[string]any {
+		m := make(map[string]any, len(kv)/2)
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i].(string)] = kv[i+1]
+		}
+		return m
+	},
+	"list": func(xs ...string) []string { return xs },
+	"cstp": func(t *time.Time) string {
+		if t == nil {
+			return ""
+		}
+		return t.In(shanghai).Format("2006-01-02 15:04")
+	},
+}
+
+// view is what every page template receives.
+type view struct {
+	Lang      string
+	Title     string
+	Principal *identity.Principal
+	Nav       []navItem
+	Active    string
+	CSRF      string
+	Path      string
+	RequestID string
+	Version   string
+	Data      any
+	cat       *i18n.Catalog
+	regions   regionNamer
+}
+
+type regionNamer interface {
+	Name(code, lang string) string
+}
+
+// T translates a message key; args are pairs of placeholder and value.
+func (v *view) T(key string, args ...string) string {
+	var m map[string]string
+	if len(args) > 1 {
+		m = make(map[string]string, len(args)/2)
+		for i := 0; i+1 < len(args); i += 2 {
+			m[args[i]] = args[i+1]
+		}
+	}
+	return v.cat.T(v.Lang, key, m)
+}
+
+// OrgType, RoleName and Outcome render enumerations through the catalogs.
+func (v *view) OrgType(t identity.OrgType) string { return v.T("org.type." + string(t)) }
+func (v *view) RoleName(r identity.Role) string   { return v.T("role." + string(r)) }
+func (v *view) Outcome(o string) string           { return v.T("audit.outcome." + o) }
+func (v *view) Region(code string) string         { return v.regions.Name(code, v.Lang) }
+
+// OtherLang is the language the switch offers.
+func (v *view) OtherLang() string {
+	if v.Lang == i18n.EN {
+		return i18n.ZH
+	}
+	return i18n.EN
+}
+
+type navItem struct {
+	Key, Href string
+}
+
+// navFor builds the console navigation for a principal from what it may
+// do, so a link is shown exactly when the page behind it would open.
+func (s *Server) navFor(p *identity.Principal) []navItem {
+	items := []navItem{{"nav.dashboard", "/console"}, {"nav.orgs", "/console/orgs"}}
+	if identity.Authorize(s.regions, *p, identity.ActUserCreate, identity.Object{}) == nil {
+		items = append(items, navItem{"nav.users", "/console/users"})
+	}
+	if identity.Authorize(s.regions, *p, identity.ActAuditReadAll, identity.Object{}) == nil {
+		items = append(items, navItem{"nav.audit", "/console/audit"})
+	} else {
+		items = append(items, navItem{"nav.audit_own", "/console/audit"})
+	}
+	items = append(items, navItem{"nav.tokens", "/console/tokens"}, navItem{"nav.password", "/console/password"})
+	return items
+}
+
+func (s *Server) newView(r *http.Request, title string, data any) *view {
+	st := state(r)
+	v := &view{Lang: st.lang, Title: title, Principal: st.principal, Path: r.URL.RequestURI(), RequestID: st.id,
+		Version: s.cfg.Version, Data: data, cat: s.cat, regions: regionTable{s.regions}}
+	if st.principal != nil {
+		v.Nav = s.navFor(st.principal)
+		v.CSRF = st.principal.CSRFToken
+	}
+	return v
+}
+
+// render writes a page; it renders into a buffer first so a template
+// error becomes a clean 500 rather than half a page.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, data any) {
+	s.renderView(w, r, status, name, s.newView(r, "title."+name, data))
+}
+
+func (s *Server) renderView(w http.ResponseWriter, r *http.Request, status int, name string, v *view) {
+	t, ok := s.pages[name]
+	if !ok {
+		s.logger.Error("no such page template", "name", name)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout.html", v); err != nil {
+		s.logger.Error("render page", "name", name, "request_id", v.RequestID, "err", err)
+		http.Error(w, "internal error "+v.RequestID, http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}

@@ -1,0 +1,127 @@
+// Package web is the HTTP face of the platform: the console for the roles
+// that run and use it, the public portal, the JSON API under /api/v1 with
+// its OpenAPI document, health and metrics. It authenticates callers
+// (session cookie or bearer token), guards forms against CSRF, speaks the
+// caller's language from the i18n catalogs, and maps service errors to one
+// error shape. It holds no rules of its own: every decision is a service's.
+package web
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gongshu/gongshu/internal/audit"
+	"github.com/gongshu/gongshu/internal/i18n"
+	"github.com/gongshu/gongshu/internal/identity"
+	"github.com/gongshu/gongshu/internal/region"
+)
+
+//go:embed templates/*.html
+var templateFiles embed.FS
+
+//go:embed static
+var staticFiles embed.FS
+
+//go:embed openapi.json
+var openAPIDoc []byte
+
+// Pinger is the health check of a dependency.
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
+// Config is what the server needs; cmd/gongshu wires it.
+type Config struct {
+	Identity *identity.Service
+	Audit    *audit.Log
+	Catalog  *i18n.Catalog
+	Regions  *region.Table
+	DB       Pinger
+	Logger   *slog.Logger
+	Now      func() time.Time
+	Version  string
+	// InsecureCookies drops the Secure attribute, for plain-HTTP deployments
+	// reached by a name other than localhost; browsers accept Secure cookies
+	// on http://localhost and 127.0.0.1 already.
+	InsecureCookies bool
+}
+
+// Server is the HTTP handler of the whole platform.
+type Server struct {
+	cfg     Config
+	ids     *identity.Service
+	audit   *audit.Log
+	cat     *i18n.Catalog
+	regions *region.Table
+	logger  *slog.Logger
+	now     func() time.Time
+	pages   map[string]*template.Template
+	mux     *http.ServeMux
+	routes  []string
+	metrics *metrics
+	handler http.Handler
+}
+
+// New builds the server and its routes.
+func New(cfg Config) (*Server, error) {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{
+		cfg: cfg, ids: cfg.Identity, audit: cfg.Audit, cat: cfg.Catalog, regions: cfg.Regions,
+		logger: cfg.Logger, now: cfg.Now, mux: http.NewServeMux(), metrics: newMetrics(cfg.Now()),
+	}
+	var err error
+	if s.pages, err = parsePages(); err != nil {
+		return nil, err
+	}
+	s.registerRoutes()
+	s.handler = s.withRequest(s.mux)
+	return s, nil
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// Routes lists every registered pattern ("GET /api/v1/me"), for the test
+// that holds the OpenAPI document to the real surface.
+func (s *Server) Routes() []string { return append([]string(nil), s.routes...) }
+
+// handle registers one route; routes.go lists them all.
+func (s *Server) handle(pattern string, h http.HandlerFunc) {
+	s.routes = append(s.routes, pattern)
+	s.mux.Handle(pattern, h)
+}
+
+func parsePages() (map[string]*template.Template, error) {
+	layout, err := template.New("layout.html").Funcs(templateFuncs).ParseFS(templateFiles, "templates/layout.html")
+	if err != nil {
+		return nil, fmt.Errorf("parse layout: %w", err)
+	}
+	names, err := fs.Glob(templateFiles, "templates/*.html")
+	if err != nil {
+		return nil, err
+	}
+	pages := map[string]*template.Template{}
+	for _, n := range names {
+		base := strings.TrimPrefix(n, "templates/")
+		if base == "layout.html" {
+			continue
+		}
+		t, err := template.Must(layout.Clone()).ParseFS(templateFiles, n)
+		if err != nil {
+			return nil, fmt.Errorf("parse %s: %w", base, err)
+		}
+		pages[strings.TrimSuffix(base, ".html")] = t
+	}
+	return pages, nil
+}
