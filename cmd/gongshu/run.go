@@ -15,8 +15,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gongshu/gongshu/internal/apperr"
 	"github.com/gongshu/gongshu/internal/app"
+	"github.com/gongshu/gongshu/internal/apperr"
 	"github.com/gongshu/gongshu/internal/demo"
 	"github.com/gongshu/gongshu/internal/i18n"
 	"github.com/gongshu/gongshu/internal/identity"

@@ -17,6 +17,7 @@ const (
 	ActUserResetPass  Action = "user.reset_password"
 	ActUserChangePass Action = "user.change_password"
 	ActTokenManage    Action = "token.manage"
+	ActTokenRevoke    Action = "token.revoke"
 	ActAuditRead      Action = "audit.read"
 	ActAuditReadAll   Action = "audit.read_all"
 )
@@ -24,7 +25,7 @@ const (
 // Actions lists every action, in the order the authorization matrix shows them.
 var Actions = []Action{
 	ActConsoleView, ActOrgRead, ActOrgCreate, ActUserRead, ActUserCreate, ActUserResetPass,
-	ActUserChangePass, ActTokenManage, ActAuditRead, ActAuditReadAll,
+	ActUserChangePass, ActTokenManage, ActTokenRevoke, ActAuditRead, ActAuditReadAll,
 }
 
 // Object is what an action is done to, as far as the decision needs it.
@@ -64,6 +65,9 @@ func allowed(regions *region.Table, p Principal, a Action, o Object) bool {
 		return admin
 	case ActUserChangePass, ActTokenManage:
 		return self
+	case ActTokenRevoke:
+		// The administrator may revoke anyone's token, e.g. a leaked one.
+		return self || admin
 	case ActAuditReadAll:
 		return admin || p.Has(RoleAuthority) || p.Has(RoleAgency) || p.Has(RoleRegulator)
 	case ActAuditRead:

@@ -99,7 +99,7 @@ func (s *Service) RevokeToken(ctx context.Context, p Principal, id int64) error 
 	if err != nil {
 		return s.refuse(ctx, e, err)
 	}
-	if err := Authorize(s.regions, p, ActTokenManage, Object{UserID: t.UserID}); err != nil && !p.Has(RoleAdmin) {
+	if err := Authorize(s.regions, p, ActTokenRevoke, Object{UserID: t.UserID}); err != nil {
 		return s.refuse(ctx, e, err)
 	}
 	if t.RevokedAt != nil {

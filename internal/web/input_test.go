@@ -27,12 +27,12 @@ func TestBadInputRefusedClearlyAndAudited(t *testing.T) {
 	e := newEnv(t, false)
 	admin := e.account("admin").Token
 	cases := []struct {
-		name     string
-		table    string
-		call     func(lang string) response
-		field    string
-		zh, en   string // fragments the message must contain
-		reason   string
+		name   string
+		table  string
+		call   func(lang string) response
+		field  string
+		zh, en string // fragments the message must contain
+		reason string
 	}{
 		{"unknown region", "organizations", func(lang string) response {
 			return e.apiLang("POST", "/api/v1/organizations", admin, lang, identity.OrgInput{Type: "department", Name: "某局", Region: "369999"})

@@ -1,0 +1,208 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gongshu/gongshu/internal/demo"
+)
+
+// syncBuffer is an io.Writer safe to read while the program writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+func env(kv map[string]string) func(string) string {
+	return func(k string) string { return kv[k] }
+}
+
+func runCmd(t *testing.T, vars map[string]string, args ...string) (string, string, error) {
+	t.Helper()
+	var out, errb syncBuffer
+	err := run(context.Background(), args, env(vars), &out, &errb)
+	return out.String(), errb.String(), err
+}
+
+func TestVersionAndUsage(t *testing.T) {
+	out, _, err := runCmd(t, nil, "version")
+	if err != nil || !strings.HasPrefix(out, "gongshu ") {
+		t.Fatalf("version: %q %v", out, err)
+	}
+	if _, _, err := runCmd(t, nil); err == nil {
+		t.Error("no command accepted")
+	}
+	if _, errOut, err := runCmd(t, nil, "frobnicate"); err == nil || !strings.Contains(errOut, "Usage") {
+		t.Errorf("unknown command: %v", err)
+	}
+	for _, cmd := range [][]string{{"serve", "--help"}, {"demo", "--help"}, {"migrate", "--help"}, {"user", "create", "--help"}, {"token", "create", "--help"}} {
+		_, errOut, err := runCmd(t, nil, cmd...)
+		if !errors.Is(err, flag.ErrHelp) || !strings.Contains(errOut, "GONGSHU_<NAME>") || !strings.Contains(errOut, "-data") {
+			t.Errorf("%v --help: %v\n%s", cmd, err, errOut)
+		}
+	}
+}
+
+func TestFlagsFromEnvironment(t *testing.T) {
+	dir := t.TempDir()
+	out, _, err := runCmd(t, map[string]string{"GONGSHU_DATA": dir}, "migrate")
+	if err != nil || !strings.Contains(out, "schema version") {
+		t.Fatalf("migrate via GONGSHU_DATA: %q %v", out, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "gongshu.db")); err != nil {
+		t.Fatal(err)
+	}
+	// A flag on the command line wins over the environment.
+	other := t.TempDir()
+	if _, _, err := runCmd(t, map[string]string{"GONGSHU_DATA": dir}, "migrate", "--data", other); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(other, "gongshu.db")); err != nil {
+		t.Fatal("--data did not override GONGSHU_DATA")
+	}
+	if _, _, err := runCmd(t, map[string]string{"GONGSHU_DATA": dir, "GONGSHU_LOG_FORMAT": "xml"}, "migrate"); err == nil || !strings.Contains(err.Error(), "text or json") {
+		t.Errorf("bad GONGSHU_LOG_FORMAT: %v", err)
+	}
+	if _, _, err := runCmd(t, nil, "migrate"); err == nil || !strings.Contains(err.Error(), "--data") {
+		t.Errorf("no data dir: %v", err)
+	}
+	if _, _, err := runCmd(t, nil, "migrate", "--data", dir, "--db", "mysql://x"); err == nil {
+		t.Error("unsupported --db accepted")
+	}
+}
+
+// The demo starts, answers /healthz, writes its credentials, and its
+// accounts and tokens work; then the admin commands work on its data.
+func TestDemoAndAdminCommands(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errb syncBuffer
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		done <- run(ctx, []string{"demo", "--data", dir, "--addr", "127.0.0.1:0"}, env(nil), &out, &errb)
+	}()
+	urlRE := regexp.MustCompile(`serving at (http://\S+)`)
+	var base string
+	for deadline := time.Now().Add(60 * time.Second); base == ""; {
+		if m := urlRE.FindStringSubmatch(out.String()); m != nil {
+			base = m[1]
+			break
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("demo exited: %v\n%s\n%s", err, out.String(), errb.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("demo did not start:\n%s\n%s", out.String(), errb.String())
+		}
+	}
+	resp, err := http.Get(base + "/healthz")
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("healthz: %v %v", resp, err)
+	}
+	resp.Body.Close()
+	t.Logf("demo answered /healthz %s after start (fresh data dir, seeding included)", time.Since(start).Round(time.Millisecond))
+
+	creds, err := demo.Read(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if creds.URL != base || len(creds.Accounts) < 19 {
+		t.Fatalf("credentials: url %q, %d accounts", creds.URL, len(creds.Accounts))
+	}
+	if fi, _ := os.Stat(filepath.Join(dir, demo.CredentialsFile)); fi.Mode().Perm() != 0o600 {
+		t.Errorf("credentials file mode %v", fi.Mode().Perm())
+	}
+	for _, a := range creds.Accounts {
+		if a.Login == "" || a.Password == "" || a.Role == "" || a.Organization == "" || !strings.HasPrefix(a.Token, "gst_") {
+			t.Errorf("incomplete account %+v", a)
+		}
+		if !strings.Contains(out.String(), a.Login) {
+			t.Errorf("account %s not printed", a.Login)
+		}
+	}
+	req, _ := http.NewRequest("GET", base+"/api/v1/me", nil)
+	req.Header.Set("Authorization", "Bearer "+creds.Accounts[0].Token)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("me with demo token: %v %v", resp, err)
+	}
+	var me struct{ User struct{ Login string } }
+	_ = json.NewDecoder(resp.Body).Decode(&me)
+	resp.Body.Close()
+	if me.User.Login != creds.Accounts[0].Login {
+		t.Errorf("me = %+v", me)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("demo stopped with %v", err)
+	}
+
+	// Restarting the demo on the same directory reuses it.
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	var out2 syncBuffer
+	done2 := make(chan error, 1)
+	go func() {
+		done2 <- run(ctx2, []string{"demo", "--data", dir, "--addr", "127.0.0.1:0"}, env(nil), &out2, &errb)
+	}()
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(out2.String(), "serving at"); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("second demo start:\n%s", errb.String())
+		}
+	}
+	if !strings.Contains(out2.String(), creds.Accounts[0].Password) {
+		t.Error("second start does not print the same accounts")
+	}
+	cancel2()
+	<-done2
+
+	vars := map[string]string{"GONGSHU_DATA": dir}
+	orgID := creds.Accounts[len(creds.Accounts)-1].OrgID
+	// user create: a weak password is refused with a clear message.
+	_, _, err = runCmd(t, vars, "user", "create", "--login", "cli.user", "--name", "命令行", "--org", itoa(orgID), "--role", "regulator", "--password", "short")
+	if err == nil || !strings.Contains(err.Error(), "at least 12") {
+		t.Errorf("weak password: %v", err)
+	}
+	vars["GONGSHU_PASSWORD"] = "Cli-Passw0rd-2026"
+	o, _, err := runCmd(t, vars, "user", "create", "--login", "cli.user", "--name", "命令行", "--org", itoa(orgID), "--role", "regulator")
+	if err != nil || !strings.Contains(o, "created user cli.user") {
+		t.Fatalf("user create: %q %v", o, err)
+	}
+	vars["GONGSHU_PASSWORD"] = "Cli-Passw0rd-2027"
+	if o, _, err := runCmd(t, vars, "user", "passwd", "--login", "cli.user"); err != nil || !strings.Contains(o, "changed") {
+		t.Fatalf("user passwd: %q %v", o, err)
+	}
+	o, e, err := runCmd(t, vars, "token", "create", "--user", "cli.user", "--days", "7")
+	if err != nil || !strings.HasPrefix(o, "gst_") || !strings.Contains(e, "shown only now") {
+		t.Fatalf("token create: %q %q %v", o, e, err)
+	}
+	if _, _, err := runCmd(t, vars, "token", "create", "--user", "nobody"); err == nil || !strings.Contains(err.Error(), "no account") {
+		t.Errorf("token for unknown user: %v", err)
+	}
+	if _, _, err := runCmd(t, vars, "token", "create", "--user", "cli.user", "--days", "999"); err == nil || !strings.Contains(err.Error(), "366") {
+		t.Errorf("token too long: %v", err)
+	}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -1,0 +1,128 @@
+package identity
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gongshu/gongshu/internal/region"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+// The role × action matrix: for every role (as a member of a provincial or
+// a Nanchang organisation) and every action, on an object of the caller's
+// own organisation and user, of another organisation in the caller's
+// region, and of another region. The golden file is the reviewed policy;
+// a change to Authorize shows up as a diff of it. (R3.1, R4.1)
+func TestAuthorizeMatrix(t *testing.T) {
+	regions := region.Default()
+	type subject struct {
+		name string
+		p    Principal
+	}
+	var subjects []subject
+	for _, r := range Roles {
+		for _, reg := range []string{"360000", "360100"} {
+			subjects = append(subjects, subject{fmt.Sprintf("%s@%s", r, reg),
+				Principal{UserID: 10, Login: "u", OrgID: 1, Region: reg, Roles: []Role{r}}})
+		}
+	}
+	objects := []struct {
+		name string
+		o    Object
+	}{
+		{"none", Object{}},
+		{"own", Object{OrgID: 1, UserID: 10, Region: "360100"}},
+		{"same-region", Object{OrgID: 2, UserID: 20, Region: "360102"}},
+		{"other-region", Object{OrgID: 3, UserID: 30, Region: "360702"}},
+	}
+	var b strings.Builder
+	b.WriteString("# role@region action: none own same-region other-region (+ allowed, - refused)\n")
+	for _, s := range subjects {
+		for _, a := range Actions {
+			fmt.Fprintf(&b, "%-22s %-22s", s.name, a)
+			for _, o := range objects {
+				err := Authorize(regions, s.p, a, o.o)
+				mark := "+"
+				if err != nil {
+					mark = "-"
+				}
+				fmt.Fprintf(&b, " %s", mark)
+			}
+			b.WriteString("\n")
+		}
+	}
+	// An anonymous caller is refused everything.
+	for _, a := range Actions {
+		if err := Authorize(regions, Principal{}, a, Object{}); err == nil {
+			t.Errorf("anonymous may %s", a)
+		}
+	}
+	golden := filepath.Join("testdata", "authz_matrix.golden")
+	if *update {
+		if err := os.WriteFile(golden, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test -update once and review the file)", err)
+	}
+	if string(want) != b.String() {
+		t.Errorf("authorization matrix changed; review with go test -update and git diff:\n%s", diffLines(string(want), b.String()))
+	}
+}
+
+func diffLines(a, b string) string {
+	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
+	var out []string
+	for i := 0; i < len(al) || i < len(bl); i++ {
+		var x, y string
+		if i < len(al) {
+			x = al[i]
+		}
+		if i < len(bl) {
+			y = bl[i]
+		}
+		if x != y {
+			out = append(out, "- "+x, "+ "+y)
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+// Spot checks that state the policy in words, beside the golden matrix.
+func TestAuthorizeRules(t *testing.T) {
+	regions := region.Default()
+	prov := Principal{UserID: 1, OrgID: 1, Region: "360000", Roles: []Role{RoleAuthority}}
+	city := Principal{UserID: 2, OrgID: 2, Region: "360100", Roles: []Role{RoleAuthority}}
+	op := Principal{UserID: 3, OrgID: 3, Region: "360100", Roles: []Role{RoleOperator}}
+	cases := []struct {
+		name string
+		p    Principal
+		a    Action
+		o    Object
+		ok   bool
+	}{
+		{"provincial authority registers a Ganzhou body", prov, ActOrgCreate, Object{Region: "360702"}, true},
+		{"Nanchang authority registers a Nanchang county body", city, ActOrgCreate, Object{Region: "360124"}, true},
+		{"Nanchang authority may not register a Ganzhou body", city, ActOrgCreate, Object{Region: "360702"}, false},
+		{"Nanchang authority may not register a provincial body", city, ActOrgCreate, Object{Region: "360000"}, false},
+		{"operator may not register bodies", op, ActOrgCreate, Object{Region: "360100"}, false},
+		{"operator reads its own org's audit", op, ActAuditRead, Object{OrgID: 3}, true},
+		{"operator may not read another org's audit", op, ActAuditRead, Object{OrgID: 4}, false},
+		{"operator manages its own tokens", op, ActTokenManage, Object{UserID: 3}, true},
+		{"operator may not manage another's tokens", op, ActTokenManage, Object{UserID: 4}, false},
+		{"authority reads the whole audit log", prov, ActAuditReadAll, Object{}, true},
+	}
+	for _, c := range cases {
+		err := Authorize(regions, c.p, c.a, c.o)
+		if (err == nil) != c.ok {
+			t.Errorf("%s: err = %v", c.name, err)
+		}
+	}
+}
