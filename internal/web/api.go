@@ -349,18 +349,28 @@ func (s *Server) scopeAudit(w http.ResponseWriter, r *http.Request, p *identity.
 	return s.authorize(w, r, p, identity.ActAuditRead, identity.Object{OrgID: f.OrgID})
 }
 
+// listAudit scopes f to what p may read and lists the entries; on a
+// refusal or an error it has answered and reports false.
+func (s *Server) listAudit(w http.ResponseWriter, r *http.Request, p *identity.Principal, f *audit.Filter) ([]audit.Entry, bool) {
+	if !s.scopeAudit(w, r, p, f) {
+		return nil, false
+	}
+	es, err := s.audit.List(r.Context(), *f)
+	if err != nil {
+		s.fail(w, r, err)
+		return nil, false
+	}
+	return es, true
+}
+
 func (s *Server) apiAuditEntries(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
 	f, err := auditFilter(r)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	if !s.scopeAudit(w, r, p, &f) {
-		return
-	}
-	es, err := s.audit.List(r.Context(), f)
-	if err != nil {
-		s.fail(w, r, err)
+	es, ok := s.listAudit(w, r, p, &f)
+	if !ok {
 		return
 	}
 	if es == nil {

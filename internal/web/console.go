@@ -131,19 +131,16 @@ type orgsData struct {
 
 func (s *Server) orgsPage(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
 	typ := r.URL.Query().Get("type")
-	orgs, err := s.ids.Orgs(r.Context(), identity.OrgFilter{Type: identity.OrgType(typ)})
+	all, names, err := s.orgNames(r)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	all, err := s.ids.Orgs(r.Context(), identity.OrgFilter{})
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	names := map[int64]string{}
+	var orgs []identity.Org
 	for _, o := range all {
-		names[o.ID] = o.Name
+		if typ == "" || string(o.Type) == typ {
+			orgs = append(orgs, o)
+		}
 	}
 	can := identity.Authorize(s.regions, *p, identity.ActOrgCreate, identity.Object{Region: p.Region}) == nil
 	s.render(w, r, http.StatusOK, "orgs", orgsData{Orgs: orgs, Names: names, CanCreate: can, Type: typ, Types: identity.OrgTypes})
@@ -202,16 +199,23 @@ func (s *Server) usersPage(w http.ResponseWriter, r *http.Request, p *identity.P
 		s.fail(w, r, err)
 		return
 	}
-	orgs, err := s.ids.Orgs(r.Context(), identity.OrgFilter{})
+	_, names, err := s.orgNames(r)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	names := map[int64]string{}
+	s.render(w, r, http.StatusOK, "users", usersData{Users: users, Names: names})
+}
+
+// orgNames lists every organisation with a map from ID to name, for pages
+// that show organisations by name.
+func (s *Server) orgNames(r *http.Request) ([]identity.Org, map[int64]string, error) {
+	orgs, err := s.ids.Orgs(r.Context(), identity.OrgFilter{})
+	names := make(map[int64]string, len(orgs))
 	for _, o := range orgs {
 		names[o.ID] = o.Name
 	}
-	s.render(w, r, http.StatusOK, "users", usersData{Users: users, Names: names})
+	return orgs, names, err
 }
 
 type userFormExtra struct {
@@ -344,12 +348,8 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, p *identity.P
 		f.Limit = 50
 	}
 	all := identity.Authorize(s.regions, *p, identity.ActAuditReadAll, identity.Object{}) == nil
-	if !s.scopeAudit(w, r, p, &f) {
-		return
-	}
-	es, err := s.audit.List(r.Context(), f)
-	if err != nil {
-		s.fail(w, r, err)
+	es, ok := s.listAudit(w, r, p, &f)
+	if !ok {
 		return
 	}
 	d := auditData{Entries: es, All: all, Filter: f, Query: r.URL.Query()}

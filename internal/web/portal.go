@@ -13,7 +13,6 @@ type portalData struct {
 	Operators []identity.Org
 	Counts    map[identity.OrgType]int
 	Types     []identity.OrgType
-	Cities    int
 }
 
 // portalHome is the public face: what the platform is and who takes part,
@@ -25,17 +24,12 @@ func (s *Server) portalHome(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := portalData{Counts: map[identity.OrgType]int{}, Types: identity.OrgTypes}
-	regions := map[string]bool{}
 	for _, o := range orgs {
 		d.Counts[o.Type]++
 		if o.Type == identity.OrgOperator {
 			d.Operators = append(d.Operators, o)
 		}
-		if o.Type == identity.OrgAuthority {
-			regions[o.Region] = true
-		}
 	}
-	d.Cities = len(regions)
 	s.render(w, r, http.StatusOK, "portal", d)
 }
 
