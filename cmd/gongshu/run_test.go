@@ -203,6 +203,14 @@ func TestDemoAndAdminCommands(t *testing.T) {
 	if _, _, err := runCmd(t, vars, "token", "create", "--user", "cli.user", "--days", "999"); err == nil || !strings.Contains(err.Error(), "366") {
 		t.Errorf("token too long: %v", err)
 	}
+	// R12.2: the audit log of everything above verifies, and its key is the demo's.
+	o, _, err = runCmd(t, vars, "audit", "check")
+	if err != nil || !strings.Contains(o, "(sm3)") || !strings.Contains(o, "entries verified") {
+		t.Fatalf("audit check: %q %v", o, err)
+	}
+	if _, _, err := runCmd(t, vars, "migrate", "--audit-suite", "md5"); err == nil || !strings.Contains(err.Error(), "sm3 or sha256") {
+		t.Errorf("bad suite: %v", err)
+	}
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -30,17 +30,25 @@ type Config struct {
 	Now             func() time.Time
 	InsecureCookies bool
 	Identity        identity.Options
+	// AuditSuite and AuditKey choose the hash suite and checkpoint
+	// signature of a new audit log (defaults SM3 and SM2); an existing log
+	// keeps its own.
+	AuditSuite audit.Suite
+	AuditKey   audit.KeyType
 }
 
 // App is a running platform's parts.
 type App struct {
 	DB       *store.DB
 	Audit    *audit.Log
+	Tree     *audit.Tree
 	Identity *identity.Service
 	Regions  *region.Table
 	Catalog  *i18n.Catalog
 	Web      *web.Server
-	logger   *slog.Logger
+	// Check is the verification of the audit log made at start.
+	Check  audit.CheckResult
+	logger *slog.Logger
 }
 
 // Open opens the store, migrates it and builds every service.
@@ -70,16 +78,38 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	}
 	regions := region.Default()
 	log := audit.New(db, cfg.Now)
+	tree, err := audit.OpenTree(ctx, db, log, audit.TreeConfig{Suite: cfg.AuditSuite, KeyType: cfg.AuditKey, KeyDir: cfg.DataDir, Logger: cfg.Logger})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	// Catch up with entries committed before a crash, then verify the
+	// whole log against its last signed checkpoint before serving.
+	if _, err := tree.Integrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	res, err := tree.Check(ctx)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	if a := res.Alarm; a != nil && a.AckedAt.IsZero() {
+		cfg.Logger.Error("AUDIT LOG INTEGRITY FAILURE: writes are refused until an administrator acknowledges",
+			"problem", a.Problem, "entry", a.EntryID, "leaf", a.LeafIndex, "alarm", a.ID)
+	} else {
+		cfg.Logger.Info("audit log verified", "entries", res.Entries, "checkpoint", res.Size, "took", res.Duration, "suite", tree.Suite())
+	}
 	ids := identity.NewService(db, log, regions, cfg.Now, cfg.Identity)
 	srv, err := web.New(web.Config{
-		Identity: ids, Audit: log, Catalog: cat, Regions: regions, DB: db, Logger: cfg.Logger,
+		Identity: ids, Audit: log, Tree: tree, Catalog: cat, Regions: regions, DB: db, Logger: cfg.Logger,
 		Now: cfg.Now, Version: cfg.Version, InsecureCookies: cfg.InsecureCookies,
 	})
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
-	return &App{DB: db, Audit: log, Identity: ids, Regions: regions, Catalog: cat, Web: srv, logger: cfg.Logger}, nil
+	return &App{DB: db, Audit: log, Tree: tree, Identity: ids, Regions: regions, Catalog: cat, Web: srv, Check: res, logger: cfg.Logger}, nil
 }
 
 // Close releases the store.
@@ -108,6 +138,17 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
+	ictx, stopIntegrator := context.WithCancel(context.Background())
+	integrated := make(chan struct{})
+	go func() { a.Tree.Run(ictx, 200*time.Millisecond); close(integrated) }()
+	defer func() {
+		stopIntegrator()
+		<-integrated
+		// Sign what the last requests wrote before the process ends.
+		if _, err := a.Tree.Integrate(context.Background()); err != nil {
+			a.logger.Error("audit: final integration", "err", err)
+		}
+	}()
 	select {
 	case err := <-errc:
 		return err

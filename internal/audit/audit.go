@@ -11,6 +11,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/gongshu/gongshu/internal/apperr"
@@ -72,6 +74,11 @@ func (e *Entry) Set(key string, value any) {
 type Log struct {
 	db  *store.DB
 	now func() time.Time
+	// wake tells the tree integrator that entries were committed.
+	wake chan struct{}
+	// sealed holds the integrity alarm that stops all writes until an
+	// administrator acknowledges it (nil while the log is sound).
+	sealed atomic.Pointer[Alarm]
 }
 
 // New returns the log over db; now is the clock entries are stamped with.
@@ -79,7 +86,7 @@ func New(db *store.DB, now func() time.Time) *Log {
 	if now == nil {
 		now = time.Now
 	}
-	return &Log{db: db, now: now}
+	return &Log{db: db, now: now, wake: make(chan struct{}, 1)}
 }
 
 type requestKey struct{}
@@ -102,9 +109,13 @@ func (l *Log) Append(ctx context.Context, tx *store.Tx, e Entry) (int64, error) 
 	if e.Actor.Login == "" {
 		return 0, errors.New("audit: entry needs an actor")
 	}
+	if a := l.sealed.Load(); a != nil && e.Action != ActionAcknowledge {
+		return 0, apperr.New(apperr.Unavailable, "audit.sealed", "entry", strconv.FormatInt(a.EntryID, 10))
+	}
 	if e.At.IsZero() {
 		e.At = l.now()
 	}
+	e.At = storedTime(e.At)
 	if ri, ok := ctx.Value(requestKey{}).(requestInfo); ok {
 		if e.RequestID == "" {
 			e.RequestID = ri.id
@@ -120,10 +131,19 @@ func (l *Log) Append(ctx context.Context, tx *store.Tx, e Entry) (int64, error) 
 			return 0, fmt.Errorf("audit: details of %s: %w", e.Action, err)
 		}
 	}
+	if tx.Dialect() == store.Postgres {
+		// Entry IDs must follow commit order, so the tree integrates
+		// entries in the order they became visible. Taking this lock just
+		// before the insert, and holding it to commit, serializes only the
+		// tails of writing transactions. (SQLite serializes writers anyway.)
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(7261003)"); err != nil {
+			return 0, fmt.Errorf("audit: order lock: %w", err)
+		}
+	}
 	id, err := tx.InsertID(ctx, `INSERT INTO audit_entries
 		(at, actor_user_id, actor_login, actor_org_id, action, object_type, object_id, outcome, reason, details, request_id, remote_addr)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		e.At.UTC(), nullID(e.Actor.UserID), e.Actor.Login, nullID(e.Actor.OrgID),
+		e.At, nullID(e.Actor.UserID), e.Actor.Login, nullID(e.Actor.OrgID),
 		e.Action, e.ObjectType, e.ObjectID, string(e.Outcome), e.Reason, string(details), e.RequestID, e.RemoteAddr)
 	if err != nil {
 		return 0, fmt.Errorf("audit: append %s: %w", e.Action, err)
@@ -146,6 +166,7 @@ func (l *Log) Do(ctx context.Context, e Entry, fn func(tx *store.Tx, e *Entry) e
 		return err
 	})
 	if err == nil {
+		l.notify()
 		return nil
 	}
 	return l.Refuse(ctx, e, err)
@@ -179,7 +200,16 @@ func (l *Log) Refuse(ctx context.Context, e Entry, cause error) error {
 	if werr != nil {
 		return errors.Join(cause, werr)
 	}
+	l.notify()
 	return cause
+}
+
+// notify wakes the integrator without ever blocking a writer.
+func (l *Log) notify() {
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
 }
 
 func nullID(id int64) any {

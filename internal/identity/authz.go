@@ -20,12 +20,13 @@ const (
 	ActTokenRevoke    Action = "token.revoke"
 	ActAuditRead      Action = "audit.read"
 	ActAuditReadAll   Action = "audit.read_all"
+	ActAuditAck       Action = "audit.acknowledge"
 )
 
 // Actions lists every action, in the order the authorization matrix shows them.
 var Actions = []Action{
 	ActConsoleView, ActOrgRead, ActOrgCreate, ActUserRead, ActUserCreate, ActUserResetPass,
-	ActUserChangePass, ActTokenManage, ActTokenRevoke, ActAuditRead, ActAuditReadAll,
+	ActUserChangePass, ActTokenManage, ActTokenRevoke, ActAuditRead, ActAuditReadAll, ActAuditAck,
 }
 
 // Object is what an action is done to, as far as the decision needs it.
@@ -70,6 +71,10 @@ func allowed(regions *region.Table, p Principal, a Action, o Object) bool {
 		return self || admin
 	case ActAuditReadAll:
 		return admin || p.Has(RoleAuthority) || p.Has(RoleAgency) || p.Has(RoleRegulator)
+	case ActAuditAck:
+		// Resuming writes after an integrity alarm is the platform
+		// administrator's call, and is itself audited.
+		return admin
 	case ActAuditRead:
 		// Everyone may read the entries of their own organisation's actions.
 		return admin || p.Has(RoleAuthority) || p.Has(RoleAgency) || p.Has(RoleRegulator) || ownOrg

@@ -23,6 +23,8 @@ type apiCase struct {
 	// a token must get 403, anonymous callers 401 (unless public).
 	allowed []string
 	public  bool
+	// want is the status an allowed caller gets, when not a 2xx.
+	want int
 }
 
 var everyone = []string{"admin", "authority", "nc.authority", "government", "agency", "dept.amr", "utility.power", "op.ganshu", "user.huiqi", "regulator.cac"}
@@ -68,6 +70,15 @@ func apiCases(e *env) []apiCase {
 			return e.api("DELETE", fmt.Sprint("/api/v1/tokens/", id), token, nil)
 		}, allowed: []string{"admin"}},
 		{route: "GET /api/v1/audit/entries", call: get("/api/v1/audit/entries?org=" + otherOrg), allowed: []string{"admin", "authority", "nc.authority", "agency", "regulator.cac"}},
+		{route: "GET /api/v1/audit/entries/{id}/proof", call: get(fmt.Sprint("/api/v1/audit/entries/", otherEntry(e), "/proof")),
+			allowed: []string{"admin", "authority", "nc.authority", "agency", "regulator.cac"}},
+		{route: "GET /api/v1/audit/checkpoint", call: get("/api/v1/audit/checkpoint"), allowed: everyone, public: true},
+		{route: "GET /api/v1/audit/key", call: get("/api/v1/audit/key"), allowed: everyone, public: true},
+		{route: "GET /api/v1/audit/proof/consistency", call: get("/api/v1/audit/proof/consistency?from=1&to=2"), allowed: everyone, public: true},
+		// No alarm is open: the administrator passes authorization and learns so (404).
+		{route: "POST /api/v1/audit/alarms/{id}/acknowledge", call: func(e *env, login, token string) response {
+			return e.api("POST", "/api/v1/audit/alarms/1/acknowledge", token, map[string]string{"statement": "已核实并处置完毕，恢复写入"})
+		}, allowed: []string{"admin"}, want: http.StatusNotFound},
 	}
 }
 
@@ -93,6 +104,10 @@ func TestAPIAuthorizationEveryRole(t *testing.T) {
 				before := e.count("audit_entries")
 				r := c.call(e, login, token)
 				switch {
+				case allowed && c.want != 0:
+					if r.status != c.want {
+						t.Errorf("%s as %q: status %d, want %d: %s", c.route, login, r.status, c.want, r.body)
+					}
 				case allowed:
 					if r.status >= 300 {
 						t.Errorf("%s as %q: status %d, want success: %s", c.route, login, r.status, r.body)
@@ -171,4 +186,21 @@ func TestConsolePagesEveryRole(t *testing.T) {
 			}
 		}
 	}
+}
+
+// otherEntry makes op.hongtu's organisation write an entry, integrates it
+// and returns its ID: an entry other organisations' operators may not read.
+func otherEntry(e *env) int64 {
+	e.t.Helper()
+	if r := e.api("POST", "/api/v1/tokens", e.account("op.hongtu").Token, map[string]any{"name": "for the proof test"}); r.status != http.StatusCreated {
+		e.t.Fatalf("token: %d", r.status)
+	}
+	if _, err := e.app.Tree.Integrate(context.Background()); err != nil {
+		e.t.Fatal(err)
+	}
+	var id int64
+	if err := e.app.DB.QueryRow(context.Background(), "SELECT MAX(id) FROM audit_entries WHERE actor_org_id = ?", e.account("op.hongtu").OrgID).Scan(&id); err != nil {
+		e.t.Fatal(err)
+	}
+	return id
 }

@@ -45,5 +45,10 @@ func (s *Server) registerRoutes() {
 	s.handle("POST /api/v1/tokens", s.api(s.apiTokenCreate))
 	s.handle("DELETE /api/v1/tokens/{id}", s.api(s.apiTokenRevoke))
 	s.handle("GET /api/v1/audit/entries", s.api(s.apiAuditEntries))
+	s.handle("GET /api/v1/audit/entries/{id}/proof", s.api(s.apiAuditEntryProof))
+	s.handle("GET /api/v1/audit/checkpoint", s.apiAuditCheckpoint)
+	s.handle("GET /api/v1/audit/key", s.apiAuditKey)
+	s.handle("GET /api/v1/audit/proof/consistency", s.apiAuditConsistency)
+	s.handle("POST /api/v1/audit/alarms/{id}/acknowledge", s.api(s.apiAuditAcknowledge))
 	s.handle("/api/", s.apiNotFound)
 }

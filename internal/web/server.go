@@ -41,6 +41,7 @@ type Pinger interface {
 type Config struct {
 	Identity *identity.Service
 	Audit    *audit.Log
+	Tree     *audit.Tree
 	Catalog  *i18n.Catalog
 	Regions  *region.Table
 	DB       Pinger
@@ -58,6 +59,7 @@ type Server struct {
 	cfg     Config
 	ids     *identity.Service
 	audit   *audit.Log
+	tree    *audit.Tree
 	cat     *i18n.Catalog
 	regions *region.Table
 	logger  *slog.Logger
@@ -78,7 +80,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{
-		cfg: cfg, ids: cfg.Identity, audit: cfg.Audit, cat: cfg.Catalog, regions: cfg.Regions,
+		cfg: cfg, ids: cfg.Identity, audit: cfg.Audit, tree: cfg.Tree, cat: cfg.Catalog, regions: cfg.Regions,
 		logger: cfg.Logger, now: cfg.Now, mux: http.NewServeMux(), metrics: newMetrics(cfg.Now()),
 	}
 	var err error

@@ -1,0 +1,150 @@
+package web
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/gongshu/gongshu/internal/apperr"
+	"github.com/gongshu/gongshu/internal/audit"
+	"github.com/gongshu/gongshu/internal/identity"
+)
+
+// The log's checkpoint, public key and consistency proofs are public: they
+// reveal nothing of the entries, and anyone watching the platform (the
+// public included) must be able to check that the log only grows.
+
+type checkpointJSON struct {
+	Origin string `json:"origin"`
+	Size   uint64 `json:"size"`
+	Root   []byte `json:"root"`
+	Note   string `json:"note"`
+	At     string `json:"at,omitempty"`
+}
+
+func toCheckpointJSON(cp audit.Checkpoint) checkpointJSON {
+	j := checkpointJSON{Origin: cp.Origin, Size: cp.Size, Root: cp.Root, Note: cp.Note}
+	if !cp.At.IsZero() {
+		j.At = cp.At.UTC().Format(audit.TimeLayout)
+	}
+	return j
+}
+
+func (s *Server) apiAuditCheckpoint(w http.ResponseWriter, r *http.Request) {
+	cp, err := s.tree.Latest(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toCheckpointJSON(cp))
+}
+
+func (s *Server) apiAuditKey(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{
+		"origin": s.tree.Origin(), "suite": string(s.tree.Suite()), "verifier_key": s.tree.VerifierKey(),
+	})
+}
+
+func queryUint(r *http.Request, name string) (uint64, error) {
+	v := r.URL.Query().Get(name)
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		return 0, apperr.New(apperr.Invalid, "web.bad_number", "name", name, "value", v).OnField(name)
+	}
+	return n, nil
+}
+
+func (s *Server) apiAuditConsistency(w http.ResponseWriter, r *http.Request) {
+	from, err := queryUint(r, "from")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	to, err := queryUint(r, "to")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	p, err := s.tree.ConsistencyProof(r.Context(), from, to)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"from": from, "to": to, "proof": p})
+}
+
+type entryProof struct {
+	Entry      audit.Entry    `json:"entry"`
+	LeafIndex  uint64         `json:"leaf_index"`
+	LeafHash   []byte         `json:"leaf_hash"`
+	Proof      [][]byte       `json:"proof"`
+	Checkpoint checkpointJSON `json:"checkpoint"`
+}
+
+// apiAuditEntryProof proves one entry is in the log: the entry as the
+// caller may read it, its leaf, and the inclusion proof against the latest
+// checkpoint (or ?size=).
+func (s *Server) apiAuditEntryProof(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	ctx := r.Context()
+	idx, err := s.tree.LeafIndex(ctx, id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	e, hash, err := s.tree.Leaf(ctx, idx)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	f := audit.Filter{OrgID: e.Actor.OrgID}
+	if identity.Authorize(s.regions, *p, identity.ActAuditReadAll, identity.Object{}) != nil &&
+		!s.authorize(w, r, p, identity.ActAuditRead, identity.Object{OrgID: f.OrgID}) {
+		return
+	}
+	cp, err := s.tree.Latest(ctx)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if r.URL.Query().Has("size") {
+		if cp.Size, err = queryUint(r, "size"); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	proof, err := s.tree.InclusionProof(ctx, idx, cp.Size)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, entryProof{Entry: e, LeafIndex: idx, LeafHash: hash, Proof: proof, Checkpoint: toCheckpointJSON(cp)})
+}
+
+type ackRequest struct {
+	Statement string `json:"statement"`
+}
+
+func (s *Server) apiAuditAcknowledge(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if !s.authorize(w, r, p, identity.ActAuditAck, identity.Object{}) {
+		return
+	}
+	var in ackRequest
+	if err := decode(r, &in); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := s.tree.Acknowledge(r.Context(), p.Actor(), id, in.Statement); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

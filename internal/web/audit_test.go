@@ -1,0 +1,90 @@
+package web_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"testing"
+
+	"github.com/transparency-dev/merkle/proof"
+
+	"github.com/gongshu/gongshu/internal/audit"
+)
+
+// R12.2: a regulator, trusting only the published key, fetches an entry's
+// proof over the API and verifies it; an operator may not read another
+// organisation's entry (403, audited); the log only grows (consistency).
+func TestAuditProofsOverAPI(t *testing.T) {
+	for _, pg := range []bool{false, true} {
+		t.Run(fmt.Sprint("postgres=", pg), func(t *testing.T) {
+			e := newEnv(t, pg)
+			ctx := context.Background()
+			id := otherEntry(e)
+			var key struct {
+				Origin      string `json:"origin"`
+				Suite       string `json:"suite"`
+				VerifierKey string `json:"verifier_key"`
+			}
+			e.api("GET", "/api/v1/audit/key", "", nil).json(t, &key)
+			if key.Suite != "sm3" || key.VerifierKey == "" {
+				t.Fatalf("key = %+v", key)
+			}
+			v, err := audit.NewVerifier(key.VerifierKey)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ep struct {
+				Entry      audit.Entry
+				LeafIndex  uint64   `json:"leaf_index"`
+				LeafHash   []byte   `json:"leaf_hash"`
+				Proof      [][]byte `json:"proof"`
+				Checkpoint struct{ Note string }
+			}
+			r := e.api("GET", fmt.Sprint("/api/v1/audit/entries/", id, "/proof"), e.account("regulator.cac").Token, nil)
+			if r.status != http.StatusOK {
+				t.Fatalf("proof: %d %s", r.status, r.body)
+			}
+			r.json(t, &ep)
+			cp, err := audit.ParseCheckpoint([]byte(ep.Checkpoint.Note), v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ep.Entry.ID != id || ep.Entry.Action != "token.create" {
+				t.Fatalf("entry %+v", ep.Entry)
+			}
+			if err := proof.VerifyInclusion(audit.SM3.Hasher(), ep.LeafIndex, cp.Size, ep.LeafHash, ep.Proof, cp.Root); err != nil {
+				t.Fatalf("inclusion proof does not verify: %v", err)
+			}
+
+			// The operator of another organisation is refused, and the refusal audited.
+			before := e.count("audit_entries")
+			r = e.api("GET", fmt.Sprint("/api/v1/audit/entries/", id, "/proof"), e.account("op.ganshu").Token, nil)
+			if r.status != http.StatusForbidden {
+				t.Fatalf("operator reading another org's entry: %d", r.status)
+			}
+			if e.count("audit_entries") != before+1 || e.lastEntry().Outcome != audit.Refused {
+				t.Error("refusal not audited")
+			}
+
+			// More entries, a new checkpoint, and a consistency proof between the two.
+			e.api("POST", "/api/v1/tokens", e.account("op.ganshu").Token, map[string]any{"name": "x"})
+			if _, err := e.app.Tree.Integrate(ctx); err != nil {
+				t.Fatal(err)
+			}
+			var latest struct{ Note string }
+			e.api("GET", "/api/v1/audit/checkpoint", "", nil).json(t, &latest)
+			cp2, err := audit.ParseCheckpoint([]byte(latest.Note), v)
+			if err != nil || cp2.Size <= cp.Size {
+				t.Fatalf("latest checkpoint %+v %v", cp2, err)
+			}
+			var cons struct{ Proof [][]byte }
+			e.api("GET", fmt.Sprintf("/api/v1/audit/proof/consistency?from=%d&to=%d", cp.Size, cp2.Size), "", nil).json(t, &cons)
+			if err := proof.VerifyConsistency(audit.SM3.Hasher(), cp.Size, cp2.Size, cons.Proof, cp.Root, cp2.Root); err != nil {
+				t.Fatalf("consistency: %v", err)
+			}
+			if r := e.api("GET", "/api/v1/audit/proof/consistency?from=5&to=99999999", "", nil); r.status != http.StatusBadRequest {
+				t.Errorf("consistency beyond the log: %d", r.status)
+			}
+		})
+	}
+}
