@@ -48,6 +48,7 @@ Usage:
   gongshu user passwd --login L [--password P]
   gongshu token create --user L [--name N] [--days D]
   gongshu audit check --data DIR                         verify the whole audit log now
+  gongshu bench audit [--entries N] [--db URL]           measure the audit log against bare inserts
 
 Every flag can also be set as GONGSHU_<NAME> (--data is GONGSHU_DATA, --db is
 GONGSHU_DB, --addr is GONGSHU_ADDR …); a flag on the command line wins.
@@ -77,6 +78,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return cmdToken(ctx, rest, getenv, stdout, stderr)
 	case "audit":
 		return cmdAudit(ctx, rest, getenv, stdout, stderr)
+	case "bench":
+		return cmdBench(ctx, rest, getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -79,6 +79,7 @@ type Log struct {
 	// sealed holds the integrity alarm that stops all writes until an
 	// administrator acknowledges it (nil while the log is sound).
 	sealed atomic.Pointer[Alarm]
+	group  groupCommit
 }
 
 // New returns the log over db; now is the clock entries are stamped with.
@@ -103,19 +104,32 @@ func WithRequest(ctx context.Context, requestID, remoteAddr string) context.Cont
 // returns its ID. The time, request ID and remote address are filled in
 // when empty.
 func (l *Log) Append(ctx context.Context, tx *store.Tx, e Entry) (int64, error) {
-	if e.Action == "" || e.ObjectType == "" || e.Outcome == "" {
-		return 0, errors.New("audit: entry needs an action, an object type and an outcome")
+	args, err := l.row(ctx, &e)
+	if err != nil {
+		return 0, err
 	}
-	if e.Actor.Login == "" {
-		return 0, errors.New("audit: entry needs an actor")
+	if err := orderLock(ctx, tx); err != nil {
+		return 0, err
 	}
-	if a := l.sealed.Load(); a != nil && e.Action != ActionAcknowledge {
-		return 0, apperr.New(apperr.Unavailable, "audit.sealed", "entry", strconv.FormatInt(a.EntryID, 10))
+	id, err := tx.InsertID(ctx, insertEntries+entryPlaceholders, args...)
+	if err != nil {
+		return 0, fmt.Errorf("audit: append %s: %w", e.Action, err)
 	}
-	if e.At.IsZero() {
-		e.At = l.now()
+	return id, nil
+}
+
+const (
+	insertEntries = `INSERT INTO audit_entries (at, actor_user_id, actor_login, actor_org_id, action, object_type,
+		object_id, outcome, reason, details, request_id, remote_addr) VALUES `
+	entryPlaceholders = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+// row validates e, fills in what the request context knows, and returns
+// the column values to insert.
+func (l *Log) row(ctx context.Context, e *Entry) ([]any, error) {
+	if err := l.validate(e); err != nil {
+		return nil, err
 	}
-	e.At = storedTime(e.At)
 	if ri, ok := ctx.Value(requestKey{}).(requestInfo); ok {
 		if e.RequestID == "" {
 			e.RequestID = ri.id
@@ -128,27 +142,43 @@ func (l *Log) Append(ctx context.Context, tx *store.Tx, e Entry) (int64, error) 
 	if len(e.Details) > 0 {
 		var err error
 		if details, err = json.Marshal(e.Details); err != nil {
-			return 0, fmt.Errorf("audit: details of %s: %w", e.Action, err)
+			return nil, fmt.Errorf("audit: details of %s: %w", e.Action, err)
 		}
 	}
-	if tx.Dialect() == store.Postgres {
-		// Entry IDs must follow commit order, so the tree integrates
-		// entries in the order they became visible. Taking this lock just
-		// before the insert, and holding it to commit, serializes only the
-		// tails of writing transactions. (SQLite serializes writers anyway.)
-		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(7261003)"); err != nil {
-			return 0, fmt.Errorf("audit: order lock: %w", err)
-		}
+	return []any{e.At, nullID(e.Actor.UserID), e.Actor.Login, nullID(e.Actor.OrgID),
+		e.Action, e.ObjectType, e.ObjectID, string(e.Outcome), e.Reason, string(details), e.RequestID, e.RemoteAddr}, nil
+}
+
+// orderLock makes entry IDs follow commit order on PostgreSQL, so the tree
+// integrates entries in the order they became visible: taken just before
+// the insert and held to commit, it serializes only the tails of writing
+// transactions. (SQLite serializes writers anyway.)
+func orderLock(ctx context.Context, tx *store.Tx) error {
+	if tx.Dialect() != store.Postgres {
+		return nil
 	}
-	id, err := tx.InsertID(ctx, `INSERT INTO audit_entries
-		(at, actor_user_id, actor_login, actor_org_id, action, object_type, object_id, outcome, reason, details, request_id, remote_addr)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		e.At, nullID(e.Actor.UserID), e.Actor.Login, nullID(e.Actor.OrgID),
-		e.Action, e.ObjectType, e.ObjectID, string(e.Outcome), e.Reason, string(details), e.RequestID, e.RemoteAddr)
-	if err != nil {
-		return 0, fmt.Errorf("audit: append %s: %w", e.Action, err)
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(7261003)"); err != nil {
+		return fmt.Errorf("audit: order lock: %w", err)
 	}
-	return id, nil
+	return nil
+}
+
+// validate checks an entry can be written and fills in its time.
+func (l *Log) validate(e *Entry) error {
+	if e.Action == "" || e.ObjectType == "" || e.Outcome == "" {
+		return errors.New("audit: entry needs an action, an object type and an outcome")
+	}
+	if e.Actor.Login == "" {
+		return errors.New("audit: entry needs an actor")
+	}
+	if a := l.sealed.Load(); a != nil && e.Action != ActionAcknowledge {
+		return apperr.New(apperr.Unavailable, "audit.sealed", "entry", strconv.FormatInt(a.EntryID, 10))
+	}
+	if e.At.IsZero() {
+		e.At = l.now()
+	}
+	e.At = storedTime(e.At)
+	return nil
 }
 
 // Do runs fn in a transaction and records e with it: on success e is
@@ -192,15 +222,9 @@ func (l *Log) Refuse(ctx context.Context, e Entry, cause error) error {
 	}
 	// The refusal is written even when the caller's context was cancelled:
 	// a refused action must leave its trace.
-	wctx := context.WithoutCancel(ctx)
-	werr := l.db.InTx(wctx, func(tx *store.Tx) error {
-		_, err := l.Append(wctx, tx, e)
-		return err
-	})
-	if werr != nil {
+	if werr := l.Record(context.WithoutCancel(ctx), e); werr != nil {
 		return errors.Join(cause, werr)
 	}
-	l.notify()
 	return cause
 }
 

@@ -205,3 +205,38 @@ func TestConcurrentAppends(t *testing.T) {
 		}
 	})
 }
+
+// Record shares commits among concurrent writers, and every writer's entry
+// is there when its call returns (run with -race).
+func TestRecordGroupCommit(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		log := audit.New(db, nil)
+		const writers, each = 16, 25
+		var wg sync.WaitGroup
+		for w := 0; w < writers; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; i < each; i++ {
+					id := fmt.Sprint(w, "-", i)
+					if err := log.Record(ctx, audit.Entry{Actor: audit.System, Action: "data.access", ObjectType: "w", ObjectID: id, Outcome: audit.OK}); err != nil {
+						t.Error(err)
+						return
+					}
+					var n int
+					if err := db.QueryRow(ctx, "SELECT COUNT(*) FROM audit_entries WHERE object_id = ?", id).Scan(&n); err != nil || n != 1 {
+						t.Errorf("entry %s not committed when Record returned: %d %v", id, n, err)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		if n, _ := log.Count(ctx); n != writers*each {
+			t.Fatalf("count = %d, want %d", n, writers*each)
+		}
+		if err := log.Record(ctx, audit.Entry{Actor: audit.System, Action: "x"}); err == nil {
+			t.Error("incomplete entry accepted")
+		}
+	})
+}

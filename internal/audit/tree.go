@@ -324,13 +324,16 @@ func cloneHashes(hs [][]byte) [][]byte {
 	return out
 }
 
-// Run integrates whenever entries commit (and at least every interval)
-// until ctx ends, so that an entry is in a signed checkpoint well within a
-// second of its commit.
+// Run integrates committed entries until ctx ends: woken by commits, it
+// waits a moment (coalesce) so that a burst of entries shares one batch and
+// one signature, and it also integrates every interval in case a wake-up
+// was missed. An entry is in a signed checkpoint well within a second of
+// its commit.
 func (t *Tree) Run(ctx context.Context, interval time.Duration) {
 	if interval <= 0 {
 		interval = 200 * time.Millisecond
 	}
+	const coalesce = 20 * time.Millisecond
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
@@ -338,6 +341,11 @@ func (t *Tree) Run(ctx context.Context, interval time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.log.wake:
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(coalesce):
+			}
 		case <-tick.C:
 		}
 		if _, err := t.Integrate(ctx); err != nil && ctx.Err() == nil {

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/gongshu/gongshu/internal/audit"
+	"github.com/gongshu/gongshu/internal/store"
+)
+
+// cmdBench measures parts of the platform, each against a baseline run in
+// the same process on the same store.
+func cmdBench(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "audit" {
+		fmt.Fprint(stderr, "Usage: gongshu bench audit [--entries N] [--appends N] [--db URL] [--audit-suite sm3|sha256]\n")
+		return errors.New("bench: want audit")
+	}
+	var c commonFlags
+	var entries, appends, proofs int
+	fs := newFlagSet("bench audit", "bench audit [--entries N] [--appends N] [--db URL]", stderr)
+	c.register(fs, "")
+	fs.IntVar(&entries, "entries", 1_000_000, "log size for the integration and full-verification figures")
+	fs.IntVar(&appends, "appends", 20_000, "entries written per append measurement")
+	fs.IntVar(&proofs, "proofs", 1000, "inclusion proofs to time")
+	if err := parse(fs, args[1:], getenv); err != nil {
+		return err
+	}
+	suite, err := audit.ParseSuite(c.auditSuite)
+	if err != nil {
+		return err
+	}
+	dir := c.data
+	if dir == "" {
+		if dir, err = os.MkdirTemp("", "gongshu-bench-"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+	}
+	db, err := store.Open(ctx, dir, c.db)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if db.Dialect() == store.Postgres {
+		fmt.Fprintln(stderr, "note: the benchmark writes into the audit log of the database named by --db; use a scratch database")
+	}
+	if _, err := db.Migrate(ctx); err != nil {
+		return err
+	}
+	log := audit.New(db, nil)
+	tree, err := audit.OpenTree(ctx, db, log, audit.TreeConfig{Suite: suite, KeyDir: dir})
+	if err != nil {
+		return err
+	}
+	rep, err := audit.RunBench(ctx, db, log, tree, audit.BenchConfig{Appends: appends, Writers: []int{1, 16}, VerifyEntries: entries, Proofs: proofs})
+	if err != nil {
+		return err
+	}
+	rep.Print(stdout)
+	return nil
+}
