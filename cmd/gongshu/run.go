@@ -48,6 +48,8 @@ Usage:
   gongshu user passwd --login L [--password P]
   gongshu token create --user L [--name N] [--days D]
   gongshu audit check --data DIR                         verify the whole audit log now
+  gongshu audit export --data DIR [--org ID] [--from D] [--to D] [-o FILE]
+  gongshu audit verify BUNDLE --key PUB                  check an exported bundle offline
   gongshu bench audit [--entries N] [--db URL]           measure the audit log against bare inserts
 
 Every flag can also be set as GONGSHU_<NAME> (--data is GONGSHU_DATA, --db is
@@ -391,18 +393,30 @@ func cmdToken(ctx context.Context, args []string, getenv func(string) string, st
 	return nil
 }
 
-// cmdAudit runs the audit log's commands. "check" integrates pending
-// entries and verifies every entry against the signed checkpoint (as every
-// start does), printing what it found; it fails on an unacknowledged alarm.
+// cmdAudit runs the audit log's commands: check, export and verify.
 func cmdAudit(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "check" {
-		fmt.Fprint(stderr, "Usage: gongshu audit check --data DIR [--db URL]\n")
-		return errors.New("audit: want check")
+	if len(args) > 0 {
+		switch args[0] {
+		case "check":
+			return cmdAuditCheck(ctx, args[1:], getenv, stdout, stderr)
+		case "export":
+			return cmdAuditExport(ctx, args[1:], getenv, stdout, stderr)
+		case "verify":
+			return cmdAuditVerify(args[1:], getenv, stdout, stderr)
+		}
 	}
+	fmt.Fprint(stderr, "Usage: gongshu audit check|export|verify [flags]  (see gongshu audit export --help)\n")
+	return errors.New("audit: want check, export or verify")
+}
+
+// cmdAuditCheck integrates pending entries and verifies every entry
+// against the signed checkpoint (as every start does), printing what it
+// found; it fails on an unacknowledged alarm.
+func cmdAuditCheck(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var c commonFlags
 	fs := newFlagSet("audit check", "audit check --data DIR [--db URL]", stderr)
 	c.register(fs, "")
-	if err := parse(fs, args[1:], getenv); err != nil {
+	if err := parse(fs, args, getenv); err != nil {
 		return err
 	}
 	a, err := c.open(ctx, stderr)
@@ -421,5 +435,99 @@ func cmdAudit(ctx context.Context, args []string, getenv func(string) string, st
 		fmt.Fprintf(stdout, "  acknowledged by %s at %s: %s\n", al.AckedBy, al.AckedAt.Format(time.RFC3339), al.Acknowledge)
 	}
 	fmt.Fprintf(stdout, "public key: %s\n", a.Tree.VerifierKey())
+	return nil
+}
+
+func cmdAuditExport(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	var c commonFlags
+	var org int64
+	var from, to, out string
+	fs := newFlagSet("audit export", "audit export --data DIR [--org ID] [--from YYYY-MM-DD] [--to YYYY-MM-DD] [-o FILE]", stderr)
+	c.register(fs, "")
+	fs.Int64Var(&org, "org", 0, "only the entries of this organisation's actions")
+	fs.StringVar(&from, "from", "", "first day (Asia/Shanghai), inclusive")
+	fs.StringVar(&to, "to", "", "last day (Asia/Shanghai), inclusive")
+	fs.StringVar(&out, "o", "", "write the bundle to FILE (default: standard output)")
+	if err := parse(fs, args, getenv); err != nil {
+		return err
+	}
+	var f audit.ExportFilter
+	f.OrgID = org
+	cst := time.FixedZone("CST", 8*3600)
+	for _, d := range []struct {
+		flag, v string
+		dst     *time.Time
+		add     int
+	}{{"--from", from, &f.From, 0}, {"--to", to, &f.To, 1}} {
+		if d.v == "" {
+			continue
+		}
+		t, err := time.ParseInLocation("2006-01-02", d.v, cst)
+		if err != nil {
+			return fmt.Errorf("%s %q: use YYYY-MM-DD", d.flag, d.v)
+		}
+		*d.dst = t.AddDate(0, 0, d.add)
+	}
+	a, err := c.open(ctx, stderr)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	w := stdout
+	if out != "" {
+		file, err := os.Create(out)
+		if err != nil {
+			return err
+		}
+		defer file.Close()
+		w = file
+	}
+	n, err := a.Tree.Export(ctx, w, f)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "exported %d entries with their proofs; verify with: gongshu audit verify BUNDLE --key '%s'\n", n, a.Tree.VerifierKey())
+	return nil
+}
+
+// cmdAuditVerify checks a bundle offline, trusting only the key given.
+func cmdAuditVerify(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	var key string
+	fs := newFlagSet("audit verify", "audit verify BUNDLE --key PUB", stderr)
+	fs.StringVar(&key, "key", "", "the log's public key (name+hash+base64), or @FILE holding it")
+	// The bundle path may come before or after the flags.
+	var path string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		path, args = args[0], args[1:]
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if path == "" && fs.NArg() == 1 {
+		path = fs.Arg(0)
+	}
+	if key == "" {
+		key = getenv("GONGSHU_KEY")
+	}
+	if path == "" || key == "" {
+		return errors.New("usage: gongshu audit verify BUNDLE --key PUB (the key as published at /api/v1/audit/key)")
+	}
+	if strings.HasPrefix(key, "@") {
+		b, err := os.ReadFile(key[1:])
+		if err != nil {
+			return err
+		}
+		key = strings.TrimSpace(string(b))
+	}
+	in, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	rep, err := audit.VerifyBundle(in, key)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "OK: %d entries verified against checkpoint %d of %s\n", rep.Verified, rep.Size, rep.Origin)
 	return nil
 }

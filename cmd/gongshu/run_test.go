@@ -211,6 +211,27 @@ func TestDemoAndAdminCommands(t *testing.T) {
 	if _, _, err := runCmd(t, vars, "migrate", "--audit-suite", "md5"); err == nil || !strings.Contains(err.Error(), "sm3 or sha256") {
 		t.Errorf("bad suite: %v", err)
 	}
+	// Export one organisation's entries and verify the bundle offline.
+	bundle := filepath.Join(t.TempDir(), "bundle.json")
+	_, e, err = runCmd(t, vars, "audit", "export", "-o", bundle, "--from", "2020-01-01")
+	if err != nil || !strings.Contains(e, "exported") {
+		t.Fatalf("export: %q %v", e, err)
+	}
+	keyRE := regexp.MustCompile(`--key '([^']+)'`)
+	m := keyRE.FindStringSubmatch(e)
+	if m == nil {
+		t.Fatalf("no key in %q", e)
+	}
+	o, _, err = runCmd(t, nil, "audit", "verify", bundle, "--key", m[1])
+	if err != nil || !strings.HasPrefix(o, "OK: ") || strings.HasPrefix(o, "OK: 0 ") {
+		t.Fatalf("verify: %q %v", o, err)
+	}
+	if _, _, err := runCmd(t, nil, "audit", "verify", bundle, "--key", "x+00000000+AQ=="); err == nil {
+		t.Error("verified with a bogus key")
+	}
+	if _, _, err := runCmd(t, vars, "audit", "export", "--from", "2026-13-01"); err == nil || !strings.Contains(err.Error(), "YYYY-MM-DD") {
+		t.Errorf("bad date: %v", err)
+	}
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -22,7 +22,7 @@ const TimeLayout = "2006-01-02T15:04:05.000000Z"
 // text, byte for byte), request ID, remote address. Numbers are decimal;
 // an absent user or organisation ID is the empty string.
 func LeafBytes(e Entry, details string) []byte {
-	fields := [13]string{
+	return encodeLeaf([13]string{
 		strconv.FormatInt(e.ID, 10),
 		e.At.UTC().Format(TimeLayout),
 		optionalID(e.Actor.UserID),
@@ -36,7 +36,11 @@ func LeafBytes(e Entry, details string) []byte {
 		details,
 		e.RequestID,
 		e.RemoteAddr,
-	}
+	})
+}
+
+// encodeLeaf writes the magic and the length-prefixed fields.
+func encodeLeaf(fields [13]string) []byte {
 	n := len(leafMagic)
 	for _, f := range fields {
 		n += binary.MaxVarintLen64 + len(f)

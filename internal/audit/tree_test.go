@@ -454,3 +454,44 @@ func TestRunIntegratesConcurrentWriters(t *testing.T) {
 		}
 	})
 }
+
+// R12.2, R16.2: an export verifies offline with only the public key; a
+// changed entry, a wrong key or a cut proof fails and is named.
+func TestExportVerifyOffline(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := openTree(t, db, audit.SM3, audit.KeySM2, t.TempDir())
+		f.appendN(t, 600) // more than one export page
+		var buf bytes.Buffer
+		n, err := f.tree.Export(ctx, &buf, audit.ExportFilter{})
+		if err != nil || n != 600 {
+			t.Fatalf("export: %d %v", n, err)
+		}
+		rep, err := audit.VerifyBundle(bytes.NewReader(buf.Bytes()), f.tree.VerifierKey())
+		if err != nil || rep.Verified != 600 || rep.Size != 600 {
+			t.Fatalf("verify: %+v %v", rep, err)
+		}
+		// Only one organisation's entries.
+		buf.Reset()
+		if n, err := f.tree.Export(ctx, &buf, audit.ExportFilter{OrgID: 2}); err != nil || n != 300 {
+			t.Fatalf("org export: %d %v", n, err)
+		}
+		if _, err := audit.VerifyBundle(bytes.NewReader(buf.Bytes()), f.tree.VerifierKey()); err != nil {
+			t.Fatal(err)
+		}
+		good := buf.String()
+		for name, bad := range map[string]string{
+			"changed entry": strings.Replace(good, `"thing.do"`, `"thing.undo"`, 1),
+			"changed time":  strings.Replace(good, `"at":"20`, `"at":"19`, 1),
+		} {
+			_, err := audit.VerifyBundle(strings.NewReader(bad), f.tree.VerifierKey())
+			if err == nil || !strings.Contains(err.Error(), "does not verify") {
+				t.Errorf("%s: %v", name, err)
+			}
+		}
+		other := openTree(t, storetest.SQLite(t), audit.SM3, audit.KeySM2, t.TempDir())
+		if _, err := audit.VerifyBundle(strings.NewReader(good), other.tree.VerifierKey()); err == nil {
+			t.Error("verified with another log's key")
+		}
+	})
+}
