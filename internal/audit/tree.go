@@ -161,23 +161,65 @@ func (t *Tree) reload(ctx context.Context) error {
 }
 
 type querier interface {
-	QueryRow(ctx context.Context, q string, args ...any) *sql.Row
+	Query(ctx context.Context, q string, args ...any) (*sql.Rows, error)
 }
 
-// nodeHashes fetches stored node hashes: level 0 from the leaves, higher
-// levels from the nodes of complete subtrees.
+// nodeHashes fetches stored node hashes, in the order of ids: level 0
+// from the leaves, higher levels from the nodes of complete subtrees; one
+// query for each, whatever the number of nodes.
 func (t *Tree) nodeHashes(ctx context.Context, q querier, ids []compact.NodeID) ([][]byte, error) {
 	out := make([][]byte, len(ids))
-	for i, id := range ids {
-		var err error
+	var leafQ, nodeQ strings.Builder
+	var leafArgs, nodeArgs []any
+	for _, id := range ids {
 		if id.Level == 0 {
-			err = q.QueryRow(ctx, "SELECT hash FROM audit_leaves WHERE leaf_index = ?", int64(id.Index)).Scan(&out[i])
+			if len(leafArgs) > 0 {
+				leafQ.WriteString(", ")
+			}
+			leafQ.WriteString("?")
+			leafArgs = append(leafArgs, int64(id.Index))
 		} else {
-			err = q.QueryRow(ctx, "SELECT hash FROM audit_nodes WHERE level = ? AND idx = ?", int(id.Level), int64(id.Index)).Scan(&out[i])
+			if len(nodeArgs) > 0 {
+				nodeQ.WriteString(" OR ")
+			}
+			nodeQ.WriteString("(level = ? AND idx = ?)")
+			nodeArgs = append(nodeArgs, int(id.Level), int64(id.Index))
 		}
+	}
+	found := make(map[compact.NodeID][]byte, len(ids))
+	read := func(query string, args []any) error {
+		rows, err := q.Query(ctx, query, args...)
 		if err != nil {
-			return nil, fmt.Errorf("audit: tree node (%d, %d): %w", id.Level, id.Index, err)
+			return err
 		}
+		defer rows.Close()
+		for rows.Next() {
+			var level int
+			var idx int64
+			var h []byte
+			if err := rows.Scan(&level, &idx, &h); err != nil {
+				return err
+			}
+			found[compact.NewNodeID(uint(level), uint64(idx))] = h
+		}
+		return rows.Err()
+	}
+	if len(leafArgs) > 0 {
+		if err := read("SELECT 0, leaf_index, hash FROM audit_leaves WHERE leaf_index IN ("+leafQ.String()+")", leafArgs); err != nil {
+			return nil, fmt.Errorf("audit: tree leaves: %w", err)
+		}
+	}
+	if len(nodeArgs) > 0 {
+		if err := read("SELECT level, idx, hash FROM audit_nodes WHERE "+nodeQ.String(), nodeArgs); err != nil {
+			return nil, fmt.Errorf("audit: tree nodes: %w", err)
+		}
+	}
+	for i, id := range ids {
+		h, ok := found[id]
+		if !ok {
+			return nil, fmt.Errorf("audit: tree node (%d, %d) is missing", id.Level, id.Index)
+		}
+		out[i] = h
 	}
 	return out, nil
 }
@@ -292,17 +334,19 @@ func (t *Tree) integrateBatch(ctx context.Context) (int, error) {
 		if uint64(size) != begin {
 			return errStale
 		}
+		leafRows := make([][]any, len(leaves))
 		for i, l := range leaves {
-			if _, err := tx.Exec(ctx, "INSERT INTO audit_leaves (leaf_index, entry_id, hash) VALUES (?, ?, ?)",
-				int64(begin)+int64(i), l.entry, l.hash); err != nil {
-				return err
-			}
+			leafRows[i] = []any{int64(begin) + int64(i), l.entry, l.hash}
 		}
-		for _, n := range nodes {
-			if _, err := tx.Exec(ctx, "INSERT INTO audit_nodes (level, idx, hash) VALUES (?, ?, ?)",
-				int(n.id.Level), int64(n.id.Index), n.hash); err != nil {
-				return err
-			}
+		if err := insertRows(ctx, tx, "INSERT INTO audit_leaves (leaf_index, entry_id, hash) VALUES ", leafRows); err != nil {
+			return err
+		}
+		nodeRows := make([][]any, len(nodes))
+		for i, n := range nodes {
+			nodeRows[i] = []any{int(n.id.Level), int64(n.id.Index), n.hash}
+		}
+		if err := insertRows(ctx, tx, "INSERT INTO audit_nodes (level, idx, hash) VALUES ", nodeRows); err != nil {
+			return err
 		}
 		_, err := tx.Exec(ctx, "INSERT INTO audit_checkpoints (size, root, note, created_at) VALUES (?, ?, ?, ?)",
 			int64(cp.Size), cp.Root, cp.Note, storedTime(cp.At))
@@ -333,7 +377,9 @@ func (t *Tree) Run(ctx context.Context, interval time.Duration) {
 	if interval <= 0 {
 		interval = 200 * time.Millisecond
 	}
-	const coalesce = 20 * time.Millisecond
+	// Under load this turns thousands of commits into a few integrations
+	// (and signatures) a second, leaving the write lock to the writers.
+	const coalesce = 100 * time.Millisecond
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
@@ -493,4 +539,27 @@ func (t *Tree) LeafIndex(ctx context.Context, entryID int64) (uint64, error) {
 		return 0, apperr.New(apperr.NotFound, "audit.not_integrated", "id", strconv.FormatInt(entryID, 10))
 	}
 	return uint64(idx), err
+}
+
+// insertRows inserts rows of three values with multi-row INSERT statements
+// of up to 500 rows: one statement to parse instead of one per row.
+func insertRows(ctx context.Context, tx *store.Tx, prefix string, rows [][]any) error {
+	const chunk = 500
+	for start := 0; start < len(rows); start += chunk {
+		part := rows[start:min(start+chunk, len(rows))]
+		var q strings.Builder
+		q.WriteString(prefix)
+		args := make([]any, 0, 3*len(part))
+		for i, r := range part {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			q.WriteString("(?, ?, ?)")
+			args = append(args, r...)
+		}
+		if _, err := tx.Exec(ctx, q.String(), args...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
