@@ -3,8 +3,8 @@ package audit
 import (
 	"context"
 	"fmt"
-	"strings"
 	"runtime"
+	"strings"
 	"sync"
 
 	"github.com/gongshu/gongshu/internal/store"
