@@ -171,7 +171,7 @@ func (l *Log) validate(e *Entry) error {
 	if e.Actor.Login == "" {
 		return errors.New("audit: entry needs an actor")
 	}
-	if a := l.sealed.Load(); a != nil && e.Action != ActionAcknowledge {
+	if a := l.sealed.Load(); a != nil && !allowedWhileSealed[e.Action] {
 		return apperr.New(apperr.Unavailable, "audit.sealed", "entry", strconv.FormatInt(a.EntryID, 10))
 	}
 	if e.At.IsZero() {

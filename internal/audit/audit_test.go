@@ -240,3 +240,38 @@ func TestRecordGroupCommit(t *testing.T) {
 		}
 	})
 }
+
+// R16.2: when an agreement ends the operator's log is kept at least three
+// years; the retention can be extended, never shortened.
+func TestRetention(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		log := audit.New(db, nil)
+		agency := audit.Actor{UserID: 1, Login: "agency", OrgID: 2}
+		ended := time.Date(2026, 6, 30, 0, 0, 0, 0, time.UTC)
+		if _, err := log.SetRetention(ctx, agency, 9, "JX-2026-001", ended, 2); !apperr.IsCode(err, apperr.Invalid) {
+			t.Fatalf("two years accepted: %v", err)
+		}
+		got, err := log.SetRetention(ctx, agency, 9, "JX-2026-001", ended, 3)
+		if err != nil || got.Format("2006-01-02") != "2029-06-30" {
+			t.Fatalf("retention %v %v", got, err)
+		}
+		got, err = log.SetRetention(ctx, agency, 9, "JX-2026-002", ended, 5)
+		if err != nil || got.Format("2006-01-02") != "2031-06-30" {
+			t.Fatalf("extended retention %v %v", got, err)
+		}
+		// A later, shorter setting does not shorten it.
+		got, err = log.SetRetention(ctx, agency, 9, "JX-2027-003", ended.AddDate(1, 0, 0), 3)
+		if err != nil || got.Format("2006-01-02") != "2031-06-30" {
+			t.Fatalf("shortened: %v %v", got, err)
+		}
+		all, err := log.Retentions(ctx)
+		if err != nil || all[9].Format("2006-01-02") != "2031-06-30" {
+			t.Fatalf("retentions %v %v", all, err)
+		}
+		es, _ := log.List(ctx, audit.Filter{Action: "audit.retention.set"})
+		if len(es) != 4 || es[3].Outcome != audit.Refused {
+			t.Errorf("retention entries %+v", es)
+		}
+	})
+}

@@ -13,8 +13,12 @@ import (
 	"github.com/gongshu/gongshu/internal/store"
 )
 
-// ActionAcknowledge is the one action the log accepts while sealed.
+// ActionAcknowledge acknowledges an integrity alarm.
 const ActionAcknowledge = "audit.acknowledge"
+
+// allowedWhileSealed are the only actions recorded while an alarm stops
+// writes: what an administrator needs to sign in and acknowledge it.
+var allowedWhileSealed = map[string]bool{ActionAcknowledge: true, "session.login": true, "session.logout": true}
 
 // Alarm is an integrity failure: the first entry or leaf that does not
 // match what the log committed to.

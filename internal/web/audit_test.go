@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/transparency-dev/merkle/proof"
@@ -86,5 +87,51 @@ func TestAuditProofsOverAPI(t *testing.T) {
 				t.Errorf("consistency beyond the log: %d", r.status)
 			}
 		})
+	}
+}
+
+// R12.2: the console verifies an entry with the published key; a tampered
+// log stops every write, shows the alarm on every page, and only the
+// administrator's acknowledgement (with a statement) resumes writes.
+func TestConsoleVerifyAndAlarm(t *testing.T) {
+	e := newEnv(t, false)
+	ctx := context.Background()
+	id := otherEntry(e)
+	reg := e.client()
+	reg.mustLogin("regulator.cac")
+	page := reg.get(fmt.Sprint("/console/audit/", id, "?verify=1"))
+	if page.status != http.StatusOK || !strings.Contains(page.body, `id="verified"`) {
+		t.Fatalf("verify page: %d\n%s", page.status, page.body)
+	}
+	if !strings.Contains(reg.get("/console/audit").body, strings.ReplaceAll(e.app.Tree.VerifierKey(), "+", "&#43;")) {
+		t.Error("audit page does not show the public key")
+	}
+
+	// Tamper with an entry behind the platform's back.
+	if _, err := e.app.DB.Exec(ctx, "DROP TRIGGER audit_entries_no_update"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.app.DB.Exec(ctx, "UPDATE audit_entries SET actor_login = 'someone.else' WHERE id = ?", id); err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.app.Tree.Check(ctx)
+	if err != nil || res.Alarm == nil || res.Alarm.EntryID != id {
+		t.Fatalf("check: %+v %v", res.Alarm, err)
+	}
+	if r := e.api("POST", "/api/v1/tokens", e.account("op.ganshu").Token, map[string]any{"name": "x"}); r.status != http.StatusServiceUnavailable {
+		t.Fatalf("write while sealed: %d %s", r.status, r.body)
+	}
+	if p := reg.get("/console"); !strings.Contains(p.body, `id="sealed"`) || strings.Contains(p.body, "/acknowledge") {
+		t.Error("regulator does not see the alarm, or sees the acknowledge form")
+	}
+	admin := e.client()
+	admin.mustLogin("admin")
+	tok := admin.csrf("/console")
+	r := admin.postForm(fmt.Sprint("/console/audit/alarms/", res.Alarm.ID, "/acknowledge"), map[string][]string{"csrf_token": {tok}, "statement": {"已核查：测试中人为修改，已上报"}})
+	if r.status != http.StatusSeeOther {
+		t.Fatalf("acknowledge: %d %s", r.status, r.body)
+	}
+	if r := e.api("POST", "/api/v1/tokens", e.account("op.ganshu").Token, map[string]any{"name": "x"}); r.status != http.StatusCreated {
+		t.Fatalf("write after acknowledgement: %d", r.status)
 	}
 }

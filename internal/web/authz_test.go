@@ -154,6 +154,7 @@ func TestConsolePagesEveryRole(t *testing.T) {
 		{"/console/password", everyone},
 		{"/console/audit", everyone},
 		{"/console/audit?org=" + fmt.Sprint(e.account("op.hongtu").OrgID), []string{"admin", "authority", "nc.authority", "agency", "regulator.cac"}},
+		{fmt.Sprint("/console/audit/", otherEntry(e)), []string{"admin", "authority", "nc.authority", "agency", "regulator.cac"}},
 	}
 	for _, login := range roleLogins {
 		c := e.client()

@@ -124,6 +124,7 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, p *identity.P
 type orgsData struct {
 	Orgs      []identity.Org
 	Names     map[int64]string
+	Retention map[int64]time.Time
 	CanCreate bool
 	Type      string
 	Types     []identity.OrgType
@@ -142,8 +143,13 @@ func (s *Server) orgsPage(w http.ResponseWriter, r *http.Request, p *identity.Pr
 			orgs = append(orgs, o)
 		}
 	}
+	retention, err := s.audit.Retentions(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	can := identity.Authorize(s.regions, *p, identity.ActOrgCreate, identity.Object{Region: p.Region}) == nil
-	s.render(w, r, http.StatusOK, "orgs", orgsData{Orgs: orgs, Names: names, CanCreate: can, Type: typ, Types: identity.OrgTypes})
+	s.render(w, r, http.StatusOK, "orgs", orgsData{Orgs: orgs, Names: names, Retention: retention, CanCreate: can, Type: typ, Types: identity.OrgTypes})
 }
 
 type orgFormExtra struct {
@@ -333,6 +339,8 @@ func (s *Server) passwordSubmit(w http.ResponseWriter, r *http.Request, p *ident
 type auditData struct {
 	Entries []audit.Entry
 	All     bool
+	Key     string
+	Latest  audit.Checkpoint
 	Filter  audit.Filter
 	Query   url.Values
 	Next    int64
@@ -352,7 +360,12 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, p *identity.P
 	if !ok {
 		return
 	}
-	d := auditData{Entries: es, All: all, Filter: f, Query: r.URL.Query()}
+	latest, err := s.tree.Latest(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	d := auditData{Entries: es, All: all, Filter: f, Query: r.URL.Query(), Key: s.tree.VerifierKey(), Latest: latest}
 	if len(es) == f.Limit {
 		d.Next = es[len(es)-1].ID
 	}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/gongshu/gongshu/internal/audit"
 	"github.com/gongshu/gongshu/internal/i18n"
 	"github.com/gongshu/gongshu/internal/identity"
 )
@@ -48,8 +49,11 @@ type view struct {
 	RequestID string
 	Version   string
 	Data      any
-	cat       *i18n.Catalog
-	regions   regionNamer
+	// Sealed is the integrity alarm that stops writes, shown on every page.
+	Sealed  *audit.Alarm
+	CanAck  bool
+	cat     *i18n.Catalog
+	regions regionNamer
 }
 
 type regionNamer interface {
@@ -109,6 +113,8 @@ func (s *Server) newView(r *http.Request, title string, data any) *view {
 	if st.principal != nil {
 		v.Nav = s.navFor(st.principal)
 		v.CSRF = st.principal.CSRFToken
+		v.Sealed = s.audit.Sealed()
+		v.CanAck = identity.Authorize(s.regions, *st.principal, identity.ActAuditAck, identity.Object{}) == nil
 	}
 	return v
 }

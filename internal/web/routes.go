@@ -30,6 +30,8 @@ func (s *Server) registerRoutes() {
 	s.handle("GET /console/password", s.page(s.passwordPage))
 	s.handle("POST /console/password", s.page(s.passwordSubmit))
 	s.handle("GET /console/audit", s.page(s.auditPage))
+	s.handle("GET /console/audit/{id}", s.page(s.auditEntryPage))
+	s.handle("POST /console/audit/alarms/{id}/acknowledge", s.page(s.alarmAcknowledge))
 
 	// JSON API (documented in openapi.json; a test holds the two together).
 	s.handle("GET /api/v1/openapi.json", s.openAPI)
