@@ -50,6 +50,8 @@ Usage:
   gongshu audit check --data DIR                         verify the whole audit log now
   gongshu audit export --data DIR [--org ID] [--from D] [--to D] [-o FILE]
   gongshu audit verify BUNDLE --key PUB                  check an exported bundle offline
+  gongshu audit keygen --name N -o FILE                  a cosigner's key pair (prints the public key)
+  gongshu audit cosign CHECKPOINT --signer FILE          countersign a checkpoint note
   gongshu bench audit [--entries N] [--db URL]           measure the audit log against bare inserts
 
 Every flag can also be set as GONGSHU_<NAME> (--data is GONGSHU_DATA, --db is
@@ -403,10 +405,14 @@ func cmdAudit(ctx context.Context, args []string, getenv func(string) string, st
 			return cmdAuditExport(ctx, args[1:], getenv, stdout, stderr)
 		case "verify":
 			return cmdAuditVerify(args[1:], getenv, stdout, stderr)
+		case "keygen":
+			return cmdAuditKeygen(args[1:], getenv, stdout, stderr)
+		case "cosign":
+			return cmdAuditCosign(args[1:], getenv, stdout, stderr)
 		}
 	}
-	fmt.Fprint(stderr, "Usage: gongshu audit check|export|verify [flags]  (see gongshu audit export --help)\n")
-	return errors.New("audit: want check, export or verify")
+	fmt.Fprint(stderr, "Usage: gongshu audit check|export|verify|keygen|cosign [flags]  (see gongshu audit export --help)\n")
+	return errors.New("audit: want check, export, verify, keygen or cosign")
 }
 
 // cmdAuditCheck integrates pending entries and verifies every entry
@@ -529,5 +535,65 @@ func cmdAuditVerify(args []string, getenv func(string) string, stdout, stderr io
 		return err
 	}
 	fmt.Fprintf(stdout, "OK: %d entries verified against checkpoint %d of %s\n", rep.Verified, rep.Size, rep.Origin)
+	return nil
+}
+
+// cmdAuditKeygen makes a cosigner's key pair (for the authority or a
+// regulator to countersign checkpoints), writing the private key to a 0600
+// file and printing the public key to register on the platform.
+func cmdAuditKeygen(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	var name, typ, out string
+	fs := newFlagSet("audit keygen", "audit keygen --name N [--type sm2|ed25519] -o FILE", stderr)
+	fs.StringVar(&name, "name", "", "the key's name, e.g. jxsjj.gov.cn/witness (no spaces or +)")
+	fs.StringVar(&typ, "type", "sm2", "sm2 or ed25519")
+	fs.StringVar(&out, "o", "", "file for the private key (created with mode 0600)")
+	if err := parse(fs, args, getenv); err != nil {
+		return err
+	}
+	kt, err := audit.ParseKeyType(typ)
+	if err != nil {
+		return err
+	}
+	if name == "" || out == "" || strings.ContainsAny(name, " +") {
+		return errors.New("--name (without spaces or +) and -o FILE are required")
+	}
+	_, vkey, err := audit.LoadOrCreateKeyFile(out, name, kt)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, vkey)
+	return nil
+}
+
+// cmdAuditCosign countersigns a checkpoint note (as fetched from
+// /api/v1/audit/checkpoint) with a cosigner's private key and prints the
+// note with the added signature, ready to submit.
+func cmdAuditCosign(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	var signer string
+	fs := newFlagSet("audit cosign", "audit cosign CHECKPOINT --signer KEYFILE", stderr)
+	fs.StringVar(&signer, "signer", "", "the cosigner's private key file (from audit keygen)")
+	var path string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		path, args = args[0], args[1:]
+	}
+	if err := parse(fs, args, getenv); err != nil {
+		return err
+	}
+	if path == "" || signer == "" {
+		return errors.New("usage: gongshu audit cosign CHECKPOINT --signer KEYFILE")
+	}
+	note, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	skey, err := os.ReadFile(signer)
+	if err != nil {
+		return err
+	}
+	out, err := audit.CosignNote(string(note), strings.TrimSpace(string(skey)))
+	if err != nil {
+		return err
+	}
+	fmt.Fprint(stdout, out)
 	return nil
 }

@@ -232,6 +232,25 @@ func TestDemoAndAdminCommands(t *testing.T) {
 	if _, _, err := runCmd(t, vars, "audit", "export", "--from", "2026-13-01"); err == nil || !strings.Contains(err.Error(), "YYYY-MM-DD") {
 		t.Errorf("bad date: %v", err)
 	}
+	// A cosigner makes a key and countersigns the latest checkpoint offline.
+	keyFile := filepath.Join(t.TempDir(), "witness.key")
+	pub, _, err := runCmd(t, nil, "audit", "keygen", "--name", "jxsjj.example/witness", "-o", keyFile)
+	if err != nil || !strings.HasPrefix(pub, "jxsjj.example/witness+") {
+		t.Fatalf("keygen: %q %v", pub, err)
+	}
+	var b struct{ Checkpoint string }
+	raw, _ := os.ReadFile(bundle)
+	if err := json.Unmarshal(raw, &b); err != nil {
+		t.Fatal(err)
+	}
+	cpFile := filepath.Join(t.TempDir(), "checkpoint")
+	if err := os.WriteFile(cpFile, []byte(b.Checkpoint), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cosigned, _, err := runCmd(t, nil, "audit", "cosign", cpFile, "--signer", keyFile)
+	if err != nil || strings.Count(cosigned, "\n— ") != 2 {
+		t.Fatalf("cosign: %q %v", cosigned, err)
+	}
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -54,14 +54,18 @@ func LoadOrCreateKey(dir, name string, typ KeyType) (note.Signer, string, error)
 	if dir == "" {
 		return nil, "", errors.New("audit: no data directory for the signing key: pass --data DIR")
 	}
-	path := filepath.Join(dir, KeyFile)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, "", err
+	}
+	return LoadOrCreateKeyFile(filepath.Join(dir, KeyFile), name, typ)
+}
+
+// LoadOrCreateKeyFile is LoadOrCreateKey for a key file at any path.
+func LoadOrCreateKeyFile(path, name string, typ KeyType) (note.Signer, string, error) {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		skey, _, err := generateKey(name, typ)
 		if err != nil {
-			return nil, "", err
-		}
-		if err := os.MkdirAll(dir, 0o750); err != nil {
 			return nil, "", err
 		}
 		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)

@@ -459,6 +459,9 @@ func (t *Tree) Latest(ctx context.Context) (Checkpoint, error) {
 		return Checkpoint{}, fmt.Errorf("audit: latest checkpoint: %w", err)
 	}
 	cp.Size, cp.Origin, cp.At = uint64(size), t.origin, cp.At.UTC()
+	if cp.Note, err = t.withCosignatures(ctx, cp.Size, cp.Note); err != nil {
+		return Checkpoint{}, fmt.Errorf("audit: latest checkpoint: %w", err)
+	}
 	return cp, nil
 }
 

@@ -495,3 +495,69 @@ func TestExportVerifyOffline(t *testing.T) {
 		}
 	})
 }
+
+// A cosigner (the data authority, say) adds its signature to a checkpoint;
+// the published checkpoint then verifies with either key. A signature by an
+// unregistered key, or over another text, is refused.
+func TestCosignatures(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := openTree(t, db, audit.SM3, audit.KeySM2, t.TempDir())
+		f.appendN(t, 4)
+		cp := f.integrate(t)
+		skey, vkey, err := note.GenerateKey(nil, "authority.jiangxi/witness")
+		if err != nil {
+			t.Fatal(err)
+		}
+		admin := audit.Actor{UserID: 1, Login: "root", OrgID: 1}
+		if _, err := f.tree.AddCosigner(ctx, admin, "garbage", 0); !apperr.IsCode(err, apperr.Invalid) {
+			t.Errorf("bad key: %v", err)
+		}
+		if _, err := f.tree.AddCosigner(ctx, admin, vkey, 2); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.tree.AddCosigner(ctx, admin, vkey, 2); !apperr.IsCode(err, apperr.Conflict) {
+			t.Errorf("same cosigner twice: %v", err)
+		}
+		cosigned, err := audit.CosignNote(cp.Note, skey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := f.tree.Cosign(ctx, admin, cosigned)
+		if err != nil || n != 1 {
+			t.Fatalf("cosign: %d %v", n, err)
+		}
+		latest, err := f.tree.Latest(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wv, _ := note.NewVerifier(vkey)
+		lv, _ := audit.NewVerifier(f.tree.VerifierKey())
+		if _, err := audit.ParseCheckpoint([]byte(latest.Note), wv); err != nil {
+			t.Errorf("published checkpoint does not verify with the cosigner's key: %v", err)
+		}
+		if _, err := audit.ParseCheckpoint([]byte(latest.Note), lv); err != nil {
+			t.Errorf("published checkpoint does not verify with the log's key: %v", err)
+		}
+		// An unregistered cosigner's signature is refused.
+		other, _, _ := note.GenerateKey(nil, "someone/else")
+		stranger, _ := audit.CosignNote(cp.Note, other)
+		if _, err := f.tree.Cosign(ctx, admin, stranger); !apperr.IsCode(err, apperr.Invalid) {
+			t.Errorf("unregistered cosigner: %v", err)
+		}
+		// A cosignature over a text the log never signed is refused.
+		forged, _ := note.Sign(&note.Note{Text: audit.CheckpointBody("test.gongshu/audit", 4, make([]byte, 32))}, mustSigner(t, skey))
+		if _, err := f.tree.Cosign(ctx, admin, string(forged)); !apperr.IsCode(err, apperr.Invalid) {
+			t.Errorf("cosignature of another text: %v", err)
+		}
+	})
+}
+
+func mustSigner(t *testing.T, skey string) note.Signer {
+	t.Helper()
+	s, err := note.NewSigner(skey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}

@@ -21,12 +21,15 @@ const (
 	ActAuditRead      Action = "audit.read"
 	ActAuditReadAll   Action = "audit.read_all"
 	ActAuditAck       Action = "audit.acknowledge"
+	ActAuditCosigners Action = "audit.manage_cosigners"
+	ActAuditCosign    Action = "audit.cosign"
 )
 
 // Actions lists every action, in the order the authorization matrix shows them.
 var Actions = []Action{
 	ActConsoleView, ActOrgRead, ActOrgCreate, ActUserRead, ActUserCreate, ActUserResetPass,
 	ActUserChangePass, ActTokenManage, ActTokenRevoke, ActAuditRead, ActAuditReadAll, ActAuditAck,
+	ActAuditCosigners, ActAuditCosign,
 }
 
 // Object is what an action is done to, as far as the decision needs it.
@@ -71,10 +74,14 @@ func allowed(regions *region.Table, p Principal, a Action, o Object) bool {
 		return self || admin
 	case ActAuditReadAll:
 		return admin || p.Has(RoleAuthority) || p.Has(RoleAgency) || p.Has(RoleRegulator)
-	case ActAuditAck:
-		// Resuming writes after an integrity alarm is the platform
-		// administrator's call, and is itself audited.
+	case ActAuditAck, ActAuditCosigners:
+		// Resuming writes after an integrity alarm, and choosing whose
+		// cosignatures the log accepts, are the platform administrator's
+		// calls, and are themselves audited.
 		return admin
+	case ActAuditCosign:
+		// Those who watch the platform countersign its checkpoints.
+		return admin || p.Has(RoleAuthority) || p.Has(RoleRegulator)
 	case ActAuditRead:
 		// Everyone may read the entries of their own organisation's actions.
 		return admin || p.Has(RoleAuthority) || p.Has(RoleAgency) || p.Has(RoleRegulator) || ownOrg

@@ -148,3 +148,73 @@ func (s *Server) apiAuditAcknowledge(w http.ResponseWriter, r *http.Request, p *
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
+
+func (s *Server) apiAuditCheckpointAt(w http.ResponseWriter, r *http.Request) {
+	size, err := strconv.ParseUint(r.PathValue("size"), 10, 64)
+	if err != nil {
+		s.fail(w, r, apperr.New(apperr.Invalid, "web.bad_number", "name", "size", "value", r.PathValue("size")).OnField("size"))
+		return
+	}
+	cp, err := s.tree.CheckpointAt(r.Context(), size)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toCheckpointJSON(cp))
+}
+
+type cosignRequest struct {
+	Note string `json:"note"`
+}
+
+// apiAuditCosign accepts a checkpoint countersigned by a registered cosigner.
+func (s *Server) apiAuditCosign(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	if !s.authorize(w, r, p, identity.ActAuditCosign, identity.Object{}) {
+		return
+	}
+	var in cosignRequest
+	if err := decode(r, &in); err != nil {
+		s.refuseBody(w, r, "audit.cosign", "audit_checkpoint", err)
+		return
+	}
+	n, err := s.tree.Cosign(r.Context(), p.Actor(), in.Note)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]int{"stored": n})
+}
+
+func (s *Server) apiAuditCosigners(w http.ResponseWriter, r *http.Request) {
+	cs, err := s.tree.Cosigners(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if cs == nil {
+		cs = []audit.Cosigner{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"cosigners": cs})
+}
+
+type cosignerRequest struct {
+	VerifierKey string `json:"verifier_key"`
+	OrgID       int64  `json:"org_id"`
+}
+
+func (s *Server) apiAuditAddCosigner(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
+	if !s.authorize(w, r, p, identity.ActAuditCosigners, identity.Object{}) {
+		return
+	}
+	var in cosignerRequest
+	if err := decode(r, &in); err != nil {
+		s.refuseBody(w, r, "audit.cosigner.add", "audit_cosigner", err)
+		return
+	}
+	c, err := s.tree.AddCosigner(r.Context(), p.Actor(), in.VerifierKey, in.OrgID)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, c)
+}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/transparency-dev/merkle/proof"
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/gongshu/gongshu/internal/audit"
 )
@@ -133,5 +134,35 @@ func TestConsoleVerifyAndAlarm(t *testing.T) {
 	}
 	if r := e.api("POST", "/api/v1/tokens", e.account("op.ganshu").Token, map[string]any{"name": "x"}); r.status != http.StatusCreated {
 		t.Fatalf("write after acknowledgement: %d", r.status)
+	}
+}
+
+// The data authority countersigns a checkpoint: the administrator registers
+// its key, the authority submits its cosignature, and the published
+// checkpoint then verifies with the authority's key alone.
+func TestCosignOverAPI(t *testing.T) {
+	e := newEnv(t, false)
+	latestSize(e)
+	skey, vkey, err := note.GenerateKey(nil, "jxsjj.example/witness")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := e.api("POST", "/api/v1/audit/cosigners", e.account("admin").Token, map[string]any{"verifier_key": vkey, "org_id": e.account("authority").OrgID}); r.status != http.StatusCreated {
+		t.Fatalf("register: %d %s", r.status, r.body)
+	}
+	var cp struct{ Note string }
+	e.api("GET", "/api/v1/audit/checkpoint", "", nil).json(t, &cp)
+	cosigned, err := audit.CosignNote(cp.Note, skey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := e.api("POST", "/api/v1/audit/checkpoint/cosign", e.account("authority").Token, map[string]any{"note": cosigned}); r.status != http.StatusOK {
+		t.Fatalf("cosign: %d %s", r.status, r.body)
+	}
+	var published struct{ Note string }
+	e.api("GET", "/api/v1/audit/checkpoint", "", nil).json(t, &published)
+	w, _ := note.NewVerifier(vkey)
+	if _, err := audit.ParseCheckpoint([]byte(published.Note), w); err != nil {
+		t.Fatalf("published checkpoint lacks the authority's cosignature: %v\n%s", err, published.Note)
 	}
 }

@@ -75,6 +75,15 @@ func apiCases(e *env) []apiCase {
 		{route: "GET /api/v1/audit/checkpoint", call: get("/api/v1/audit/checkpoint"), allowed: everyone, public: true},
 		{route: "GET /api/v1/audit/key", call: get("/api/v1/audit/key"), allowed: everyone, public: true},
 		{route: "GET /api/v1/audit/proof/consistency", call: get("/api/v1/audit/proof/consistency?from=1&to=2"), allowed: everyone, public: true},
+		{route: "GET /api/v1/audit/checkpoints/{size}", call: get(fmt.Sprint("/api/v1/audit/checkpoints/", latestSize(e))), allowed: everyone, public: true},
+		{route: "GET /api/v1/audit/cosigners", call: get("/api/v1/audit/cosigners"), allowed: everyone, public: true},
+		// Authorized callers reach the key check: a bad key is a 400.
+		{route: "POST /api/v1/audit/cosigners", call: func(e *env, login, token string) response {
+			return e.api("POST", "/api/v1/audit/cosigners", token, map[string]any{"verifier_key": "not-a-key"})
+		}, allowed: []string{"admin"}, want: http.StatusBadRequest},
+		{route: "POST /api/v1/audit/checkpoint/cosign", call: func(e *env, login, token string) response {
+			return e.api("POST", "/api/v1/audit/checkpoint/cosign", token, map[string]any{"note": "not a note"})
+		}, allowed: []string{"admin", "authority", "nc.authority", "regulator.cac"}, want: http.StatusBadRequest},
 		// No alarm is open: the administrator passes authorization and learns so (404).
 		{route: "POST /api/v1/audit/alarms/{id}/acknowledge", call: func(e *env, login, token string) response {
 			return e.api("POST", "/api/v1/audit/alarms/1/acknowledge", token, map[string]string{"statement": "已核实并处置完毕，恢复写入"})
@@ -204,4 +213,17 @@ func otherEntry(e *env) int64 {
 		e.t.Fatal(err)
 	}
 	return id
+}
+
+// latestSize integrates what is pending and returns the signed tree size.
+func latestSize(e *env) uint64 {
+	e.t.Helper()
+	if _, err := e.app.Tree.Integrate(context.Background()); err != nil {
+		e.t.Fatal(err)
+	}
+	cp, err := e.app.Tree.Latest(context.Background())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return cp.Size
 }

@@ -52,5 +52,9 @@ func (s *Server) registerRoutes() {
 	s.handle("GET /api/v1/audit/key", s.apiAuditKey)
 	s.handle("GET /api/v1/audit/proof/consistency", s.apiAuditConsistency)
 	s.handle("POST /api/v1/audit/alarms/{id}/acknowledge", s.api(s.apiAuditAcknowledge))
+	s.handle("GET /api/v1/audit/checkpoints/{size}", s.apiAuditCheckpointAt)
+	s.handle("POST /api/v1/audit/checkpoint/cosign", s.api(s.apiAuditCosign))
+	s.handle("GET /api/v1/audit/cosigners", s.apiAuditCosigners)
+	s.handle("POST /api/v1/audit/cosigners", s.api(s.apiAuditAddCosigner))
 	s.handle("/api/", s.apiNotFound)
 }
