@@ -175,3 +175,26 @@ func TestBrowserEveryRole(t *testing.T) {
 		t.Errorf("login error %q", msg)
 	}
 }
+
+// R12.2: a regulator opens the audit log in the console, sees the public
+// key, opens an entry and verifies it against the signed checkpoint.
+func TestBrowserAuditVerify(t *testing.T) {
+	p := page{t, browser(t)}
+	e := newEnv(t, false)
+	id := otherEntry(e)
+	acct := e.account("regulator.cac")
+	p.login(e.srv.URL, acct.Login, acct.Password)
+	p.do(chromedp.WaitVisible(chromedp.CSS("#whoami")), chromedp.Navigate(e.srv.URL+"/console/audit"), chromedp.WaitVisible(chromedp.CSS("#verifier-key")))
+	if key := p.text("#verifier-key"); key != e.app.Tree.VerifierKey() {
+		t.Errorf("console key %q, want %q", key, e.app.Tree.VerifierKey())
+	}
+	p.do(
+		chromedp.Navigate(e.srv.URL+"/console/audit/"+itoa(id)),
+		chromedp.WaitVisible(chromedp.CSS("#verify")),
+		chromedp.Click(chromedp.CSS("#verify")),
+		chromedp.WaitVisible(chromedp.CSS("#verify-result")),
+	)
+	if got := p.text("#verify-result"); !strings.Contains(got, "已验证") {
+		t.Errorf("verification result %q", got)
+	}
+}
