@@ -183,17 +183,25 @@ func cmdMigrate(ctx context.Context, args []string, getenv func(string) string, 
 	if err := parse(fs, args, getenv); err != nil {
 		return err
 	}
+	return c.withApp(ctx, stderr, func(a *app.App) error {
+		v, err := a.DB.Version(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "store %s is at schema version %d\n", a.DB, v)
+		return nil
+	})
+}
+
+// withApp opens the platform (migrating and verifying the audit log, as
+// every start does), runs fn and closes it.
+func (c *commonFlags) withApp(ctx context.Context, stderr io.Writer, fn func(a *app.App) error) error {
 	a, err := c.open(ctx, stderr)
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	v, err := a.DB.Version(ctx)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "store %s is at schema version %d\n", a.DB, v)
-	return nil
+	return fn(a)
 }
 
 func cmdServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -425,23 +433,20 @@ func cmdAuditCheck(ctx context.Context, args []string, getenv func(string) strin
 	if err := parse(fs, args, getenv); err != nil {
 		return err
 	}
-	a, err := c.open(ctx, stderr)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	res := a.Check
-	fmt.Fprintf(stdout, "audit log %s (%s): %d entries verified against checkpoint %d in %s\n",
-		a.Tree.Origin(), a.Tree.Suite(), res.Entries, res.Size, res.Duration.Round(time.Millisecond))
-	if al := res.Alarm; al != nil {
-		fmt.Fprintf(stdout, "INTEGRITY ALARM %d: %s at entry %d (leaf %d), detected %s\n", al.ID, al.Problem, al.EntryID, al.LeafIndex, al.DetectedAt.Format(time.RFC3339))
-		if al.AckedAt.IsZero() {
-			return fmt.Errorf("audit log integrity alarm %d is not acknowledged: writes are refused", al.ID)
+	return c.withApp(ctx, stderr, func(a *app.App) error {
+		res := a.Check
+		fmt.Fprintf(stdout, "audit log %s (%s): %d entries verified against checkpoint %d in %s\n",
+			a.Tree.Origin(), a.Tree.Suite(), res.Entries, res.Size, res.Duration.Round(time.Millisecond))
+		if al := res.Alarm; al != nil {
+			fmt.Fprintf(stdout, "INTEGRITY ALARM %d: %s at entry %d (leaf %d), detected %s\n", al.ID, al.Problem, al.EntryID, al.LeafIndex, al.DetectedAt.Format(time.RFC3339))
+			if al.AckedAt.IsZero() {
+				return fmt.Errorf("audit log integrity alarm %d is not acknowledged: writes are refused", al.ID)
+			}
+			fmt.Fprintf(stdout, "  acknowledged by %s at %s: %s\n", al.AckedBy, al.AckedAt.Format(time.RFC3339), al.Acknowledge)
 		}
-		fmt.Fprintf(stdout, "  acknowledged by %s at %s: %s\n", al.AckedBy, al.AckedAt.Format(time.RFC3339), al.Acknowledge)
-	}
-	fmt.Fprintf(stdout, "public key: %s\n", a.Tree.VerifierKey())
-	return nil
+		fmt.Fprintf(stdout, "public key: %s\n", a.Tree.VerifierKey())
+		return nil
+	})
 }
 
 func cmdAuditExport(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {

@@ -90,19 +90,8 @@ func (s *Server) apiAuditEntryProof(w http.ResponseWriter, r *http.Request, p *i
 		return
 	}
 	ctx := r.Context()
-	idx, err := s.tree.LeafIndex(ctx, id)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	e, hash, err := s.tree.Leaf(ctx, idx)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	f := audit.Filter{OrgID: e.Actor.OrgID}
-	if identity.Authorize(s.regions, *p, identity.ActAuditReadAll, identity.Object{}) != nil &&
-		!s.authorize(w, r, p, identity.ActAuditRead, identity.Object{OrgID: f.OrgID}) {
+	e, idx, hash, ok := s.readableEntry(w, r, p, id)
+	if !ok {
 		return
 	}
 	cp, err := s.tree.Latest(ctx)
@@ -217,4 +206,25 @@ func (s *Server) apiAuditAddCosigner(w http.ResponseWriter, r *http.Request, p *
 		return
 	}
 	writeJSON(w, http.StatusCreated, c)
+}
+
+// readableEntry finds an integrated entry with its leaf, if p may read it
+// (everyone reads their own organisation's; the overseeing roles read all).
+// On a refusal or an error it has answered and reports false.
+func (s *Server) readableEntry(w http.ResponseWriter, r *http.Request, p *identity.Principal, id int64) (audit.Entry, uint64, []byte, bool) {
+	idx, err := s.tree.LeafIndex(r.Context(), id)
+	if err != nil {
+		s.fail(w, r, err)
+		return audit.Entry{}, 0, nil, false
+	}
+	e, hash, err := s.tree.Leaf(r.Context(), idx)
+	if err != nil {
+		s.fail(w, r, err)
+		return audit.Entry{}, 0, nil, false
+	}
+	if identity.Authorize(s.regions, *p, identity.ActAuditReadAll, identity.Object{}) != nil &&
+		!s.authorize(w, r, p, identity.ActAuditRead, identity.Object{OrgID: e.Actor.OrgID}) {
+		return audit.Entry{}, 0, nil, false
+	}
+	return e, idx, hash, true
 }

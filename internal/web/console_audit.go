@@ -34,23 +34,13 @@ func (s *Server) auditEntryPage(w http.ResponseWriter, r *http.Request, p *ident
 		s.fail(w, r, err)
 		return
 	}
-	ctx := r.Context()
-	if _, err := s.tree.Integrate(ctx); err != nil {
+	// Show an entry written a moment ago without waiting for the integrator.
+	if _, err := s.tree.Integrate(r.Context()); err != nil {
 		s.fail(w, r, err)
 		return
 	}
-	idx, err := s.tree.LeafIndex(ctx, id)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	e, hash, err := s.tree.Leaf(ctx, idx)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if identity.Authorize(s.regions, *p, identity.ActAuditReadAll, identity.Object{}) != nil &&
-		!s.authorize(w, r, p, identity.ActAuditRead, identity.Object{OrgID: e.Actor.OrgID}) {
+	e, idx, hash, ok := s.readableEntry(w, r, p, id)
+	if !ok {
 		return
 	}
 	d := auditEntryData{Entry: e, LeafIndex: idx, LeafHash: hash, Key: s.tree.VerifierKey()}
