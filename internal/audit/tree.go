@@ -144,7 +144,7 @@ func (t *Tree) Verifier() note.Verifier { return t.verifier }
 func (t *Tree) reload(ctx context.Context) error {
 	var size int64
 	var last sql.NullInt64
-	if err := t.db.QueryRow(ctx, "SELECT COUNT(*), MAX(entry_id) FROM audit_leaves").Scan(&size, &last); err != nil {
+	if err := t.db.QueryRow(ctx, "SELECT COALESCE(MAX(leaf_index) + 1, 0), MAX(entry_id) FROM audit_leaves").Scan(&size, &last); err != nil {
 		return fmt.Errorf("audit: read tree size: %w", err)
 	}
 	ids := compact.RangeNodes(0, uint64(size), nil)
@@ -328,7 +328,7 @@ func (t *Tree) integrateBatch(ctx context.Context) (int, error) {
 			}
 		}
 		var size int64
-		if err := tx.QueryRow(ctx, "SELECT COUNT(*) FROM audit_leaves").Scan(&size); err != nil {
+		if err := tx.QueryRow(ctx, "SELECT COALESCE(MAX(leaf_index) + 1, 0) FROM audit_leaves").Scan(&size); err != nil {
 			return err
 		}
 		if uint64(size) != begin {
