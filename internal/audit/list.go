@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -25,37 +26,79 @@ type Filter struct {
 	Limit int
 }
 
-// List returns the entries matching f, newest first.
+// lookupKeys are the keys under which an entry can be found, written to
+// audit_entry_keys when it is integrated.
+func lookupKeys(e Entry) []string {
+	keys := []string{"act:" + e.Action, "typ:" + e.ObjectType}
+	if e.Actor.OrgID != 0 {
+		keys = append(keys, "org:"+strconv.FormatInt(e.Actor.OrgID, 10))
+	}
+	if e.Actor.UserID != 0 {
+		keys = append(keys, "user:"+strconv.FormatInt(e.Actor.UserID, 10))
+	}
+	if e.ObjectID != "" {
+		keys = append(keys, "obj:"+e.ObjectType+":"+e.ObjectID)
+	}
+	return keys
+}
+
+// lookupKey picks the most selective key a filter names, or "".
+func (f Filter) lookupKey() string {
+	switch {
+	case f.ObjectType != "" && f.ObjectID != "":
+		return "obj:" + f.ObjectType + ":" + f.ObjectID
+	case f.ActorUserID != 0:
+		return "user:" + strconv.FormatInt(f.ActorUserID, 10)
+	case f.OrgID != 0:
+		return "org:" + strconv.FormatInt(f.OrgID, 10)
+	case f.Action != "":
+		return "act:" + f.Action
+	case f.ObjectType != "":
+		return "typ:" + f.ObjectType
+	}
+	return ""
+}
+
+const listColumns = `id, at, actor_user_id, actor_login, actor_org_id, action, object_type, object_id,
+	outcome, reason, details, request_id, remote_addr`
+
+// watermark is the last integrated entry, read inside the listing query
+// itself so that the keyed part and the tail see the same instant.
+const watermark = "(SELECT COALESCE(MAX(entry_id), 0) FROM audit_leaves)"
+
+// List returns the entries matching f, newest first. Filtered listings
+// read the lookup keys of integrated entries and scan only the short tail
+// of entries the integrator has not reached yet.
 func (l *Log) List(ctx context.Context, f Filter) ([]Entry, error) {
 	var where []string
 	var args []any
 	add := func(cond string, v any) { where = append(where, cond); args = append(args, v) }
 	if f.ActorUserID != 0 {
-		add("actor_user_id = ?", f.ActorUserID)
+		add("e.actor_user_id = ?", f.ActorUserID)
 	}
 	if f.OrgID != 0 {
-		add("actor_org_id = ?", f.OrgID)
+		add("e.actor_org_id = ?", f.OrgID)
 	}
 	if f.Action != "" {
-		add("action = ?", f.Action)
+		add("e.action = ?", f.Action)
 	}
 	if f.ObjectType != "" {
-		add("object_type = ?", f.ObjectType)
+		add("e.object_type = ?", f.ObjectType)
 	}
 	if f.ObjectID != "" {
-		add("object_id = ?", f.ObjectID)
+		add("e.object_id = ?", f.ObjectID)
 	}
 	if f.Outcome != "" {
-		add("outcome = ?", string(f.Outcome))
+		add("e.outcome = ?", string(f.Outcome))
 	}
 	if !f.From.IsZero() {
-		add("at >= ?", f.From.UTC())
+		add("e.at >= ?", storedTime(f.From))
 	}
 	if !f.To.IsZero() {
-		add("at < ?", f.To.UTC())
+		add("e.at < ?", storedTime(f.To))
 	}
 	if f.BeforeID > 0 {
-		add("id < ?", f.BeforeID)
+		add("e.id < ?", f.BeforeID)
 	}
 	limit := f.Limit
 	if limit <= 0 {
@@ -64,13 +107,25 @@ func (l *Log) List(ctx context.Context, f Filter) ([]Entry, error) {
 	if limit > 1000 {
 		limit = 1000
 	}
-	q := `SELECT id, at, actor_user_id, actor_login, actor_org_id, action, object_type, object_id,
-		outcome, reason, details, request_id, remote_addr FROM audit_entries`
+	cond := ""
 	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
+		cond = " AND " + strings.Join(where, " AND ")
 	}
-	q += fmt.Sprintf(" ORDER BY id DESC LIMIT %d", limit)
-	rows, err := l.db.Query(ctx, q, args...)
+	cols := "e." + strings.ReplaceAll(listColumns, ", ", ", e.")
+	var q string
+	var qargs []any
+	if key := f.lookupKey(); key != "" {
+		q = "SELECT " + listColumns + " FROM (" +
+			"SELECT " + cols + " FROM audit_entries e WHERE e.id > " + watermark + cond +
+			" UNION ALL SELECT " + cols + " FROM audit_entry_keys k JOIN audit_entries e ON e.id = k.entry_id" +
+			" WHERE k.key = ? AND k.entry_id <= " + watermark + cond +
+			") AS found ORDER BY id DESC LIMIT " + strconv.Itoa(limit)
+		qargs = append(append(append(qargs, args...), key), args...)
+	} else {
+		q = "SELECT " + cols + " FROM audit_entries e WHERE 1=1" + cond + " ORDER BY e.id DESC LIMIT " + strconv.Itoa(limit)
+		qargs = args
+	}
+	rows, err := l.db.Query(ctx, q, qargs...)
 	if err != nil {
 		return nil, fmt.Errorf("audit: list: %w", err)
 	}

@@ -279,6 +279,7 @@ func (t *Tree) integrateBatch(ctx context.Context) (int, error) {
 		hash  []byte
 	}
 	var leaves []leaf
+	var keyRows [][]any
 	for rows.Next() {
 		e, details, err := scanLeafEntry(rows)
 		if err != nil {
@@ -286,6 +287,9 @@ func (t *Tree) integrateBatch(ctx context.Context) (int, error) {
 			return 0, fmt.Errorf("audit: read entries to integrate: %w", err)
 		}
 		leaves = append(leaves, leaf{e.ID, t.hasher.HashLeaf(LeafBytes(e, details))})
+		for _, k := range lookupKeys(e) {
+			keyRows = append(keyRows, []any{k, e.ID})
+		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -346,6 +350,9 @@ func (t *Tree) integrateBatch(ctx context.Context) (int, error) {
 			nodeRows[i] = []any{int(n.id.Level), int64(n.id.Index), n.hash}
 		}
 		if err := insertRows(ctx, tx, "INSERT INTO audit_nodes (level, idx, hash) VALUES ", nodeRows); err != nil {
+			return err
+		}
+		if err := insertRows(ctx, tx, "INSERT INTO audit_entry_keys (key, entry_id) VALUES ", keyRows); err != nil {
 			return err
 		}
 		_, err := tx.Exec(ctx, "INSERT INTO audit_checkpoints (size, root, note, created_at) VALUES (?, ?, ?, ?)",
@@ -544,20 +551,24 @@ func (t *Tree) LeafIndex(ctx context.Context, entryID int64) (uint64, error) {
 	return uint64(idx), err
 }
 
-// insertRows inserts rows of three values with multi-row INSERT statements
-// of up to 500 rows: one statement to parse instead of one per row.
+// insertRows inserts rows (all of the same width) with multi-row INSERT
+// statements of up to 500 rows: one statement to parse instead of one per row.
 func insertRows(ctx context.Context, tx *store.Tx, prefix string, rows [][]any) error {
 	const chunk = 500
+	if len(rows) == 0 {
+		return nil
+	}
+	tuple := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(rows[0])), ", ") + ")"
 	for start := 0; start < len(rows); start += chunk {
 		part := rows[start:min(start+chunk, len(rows))]
 		var q strings.Builder
 		q.WriteString(prefix)
-		args := make([]any, 0, 3*len(part))
+		args := make([]any, 0, len(rows[0])*len(part))
 		for i, r := range part {
 			if i > 0 {
 				q.WriteString(", ")
 			}
-			q.WriteString("(?, ?, ?)")
+			q.WriteString(tuple)
 			args = append(args, r...)
 		}
 		if _, err := tx.Exec(ctx, q.String(), args...); err != nil {

@@ -1,6 +1,9 @@
 -- The audit entries (R12.2, R16.2). Rows are only ever inserted: no code
 -- path updates or deletes them, and migration 0003 makes the database refuse it.
 -- Actor columns carry no foreign key: an entry outlives whatever it names.
+-- The table has no secondary index, so an append touches one B-tree: the
+-- lookups by organisation, user, action and object go through
+-- audit_entry_keys, which the tree integrator fills in batches (0004).
 CREATE TABLE audit_entries (
     id {{pk}},
     at {{ts}} NOT NULL,
@@ -16,9 +19,3 @@ CREATE TABLE audit_entries (
     request_id TEXT NOT NULL DEFAULT '',
     remote_addr TEXT NOT NULL DEFAULT ''
 )
--- ;
-CREATE INDEX audit_entries_org ON audit_entries (actor_org_id, id)
--- ;
-CREATE INDEX audit_entries_object ON audit_entries (object_type, object_id, id)
--- ;
-CREATE INDEX audit_entries_action ON audit_entries (action, id)
