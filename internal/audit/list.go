@@ -29,7 +29,7 @@ type Filter struct {
 // lookupKeys are the keys under which an entry can be found, written to
 // audit_entry_keys when it is integrated.
 func lookupKeys(e Entry) []string {
-	keys := []string{"act:" + e.Action, "typ:" + e.ObjectType}
+	keys := []string{"act:" + e.Action}
 	if e.Actor.OrgID != 0 {
 		keys = append(keys, "org:"+strconv.FormatInt(e.Actor.OrgID, 10))
 	}
@@ -42,7 +42,8 @@ func lookupKeys(e Entry) []string {
 	return keys
 }
 
-// lookupKey picks the most selective key a filter names, or "".
+// lookupKey picks the most selective key a filter names, or "" (an
+// object type alone has no key: its listing scans, newest first).
 func (f Filter) lookupKey() string {
 	switch {
 	case f.ObjectType != "" && f.ObjectID != "":
@@ -53,8 +54,6 @@ func (f Filter) lookupKey() string {
 		return "org:" + strconv.FormatInt(f.OrgID, 10)
 	case f.Action != "":
 		return "act:" + f.Action
-	case f.ObjectType != "":
-		return "typ:" + f.ObjectType
 	}
 	return ""
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -352,6 +353,8 @@ func (t *Tree) integrateBatch(ctx context.Context) (int, error) {
 		if err := insertRows(ctx, tx, "INSERT INTO audit_nodes (level, idx, hash) VALUES ", nodeRows); err != nil {
 			return err
 		}
+		// In key order, so each B-tree page is visited once per batch.
+		sort.SliceStable(keyRows, func(i, j int) bool { return keyRows[i][0].(string) < keyRows[j][0].(string) })
 		if err := insertRows(ctx, tx, "INSERT INTO audit_entry_keys (key, entry_id) VALUES ", keyRows); err != nil {
 			return err
 		}

@@ -24,15 +24,6 @@ CREATE TABLE audit_nodes (
     PRIMARY KEY (level, idx)
 )
 -- ;
--- Lookup keys of integrated entries ("org:12", "obj:organization:5" …),
--- written with their leaves; entries not yet integrated are found by
--- scanning the short tail above the last leaf.
-CREATE TABLE audit_entry_keys (
-    key TEXT NOT NULL,
-    entry_id BIGINT NOT NULL,
-    PRIMARY KEY (key, entry_id)
-)
--- ;
 CREATE TABLE audit_checkpoints (
     size BIGINT PRIMARY KEY,
     root {{bytes}} NOT NULL,
