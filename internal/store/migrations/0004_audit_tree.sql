@@ -1,6 +1,6 @@
 -- The Merkle log over audit_entries (R12.2): which hash suite and signer the
--- log was created with, the leaves in the order entries were committed, the
--- interior nodes of complete subtrees, and the signed checkpoints.
+-- log was created with, the leaves in the order entries were committed and
+-- the signed checkpoints. (The interior nodes are in 0008, per engine.)
 CREATE TABLE audit_log (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     suite TEXT NOT NULL,
@@ -16,13 +16,6 @@ CREATE TABLE audit_leaves (
 )
 -- ;
 CREATE UNIQUE INDEX audit_leaves_entry ON audit_leaves (entry_id)
--- ;
-CREATE TABLE audit_nodes (
-    level INTEGER NOT NULL,
-    idx BIGINT NOT NULL,
-    hash {{bytes}} NOT NULL,
-    PRIMARY KEY (level, idx)
-)
 -- ;
 CREATE TABLE audit_checkpoints (
     size BIGINT PRIMARY KEY,

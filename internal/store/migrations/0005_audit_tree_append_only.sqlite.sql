@@ -9,16 +9,6 @@ BEGIN
     SELECT RAISE(ABORT, 'audit leaves are append-only: DELETE refused');
 END
 -- ;
-CREATE TRIGGER audit_nodes_no_change BEFORE UPDATE ON audit_nodes
-BEGIN
-    SELECT RAISE(ABORT, 'audit nodes are append-only: UPDATE refused');
-END
--- ;
-CREATE TRIGGER audit_nodes_no_delete BEFORE DELETE ON audit_nodes
-BEGIN
-    SELECT RAISE(ABORT, 'audit nodes are append-only: DELETE refused');
-END
--- ;
 CREATE TRIGGER audit_checkpoints_no_change BEFORE UPDATE ON audit_checkpoints
 BEGIN
     SELECT RAISE(ABORT, 'audit checkpoints are append-only: UPDATE refused');

@@ -1,8 +1,0 @@
--- Lookup keys of integrated entries ("org:12", "obj:organization:5" …),
--- written with their leaves by the integrator; entries not yet integrated
--- are found by scanning the short tail above the last leaf.
-CREATE TABLE audit_entry_keys (
-    key TEXT NOT NULL,
-    entry_id BIGINT NOT NULL,
-    PRIMARY KEY (key, entry_id)
-)
