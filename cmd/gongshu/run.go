@@ -53,6 +53,7 @@ Usage:
   gongshu audit keygen --name N -o FILE                  a cosigner's key pair (prints the public key)
   gongshu audit cosign CHECKPOINT --signer FILE          countersign a checkpoint note
   gongshu bench audit [--entries N] [--db URL]           measure the audit log against bare inserts
+  gongshu workday add DATE N | between DATE DATE         deadlines on the official working-day calendar
 
 Every flag can also be set as GONGSHU_<NAME> (--data is GONGSHU_DATA, --db is
 GONGSHU_DB, --addr is GONGSHU_ADDR …); a flag on the command line wins.
@@ -84,6 +85,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return cmdAudit(ctx, rest, getenv, stdout, stderr)
 	case "bench":
 		return cmdBench(ctx, rest, getenv, stdout, stderr)
+	case "workday":
+		return cmdWorkday(rest, getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

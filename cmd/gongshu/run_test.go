@@ -254,3 +254,30 @@ func TestDemoAndAdminCommands(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// R9.1: deadlines on the official calendar from the command line.
+func TestWorkdayCommand(t *testing.T) {
+	out, _, err := runCmd(t, nil, "workday", "add", "2025-12-15", "20")
+	if err != nil || out != "2026-01-13\n" {
+		t.Fatalf("add: %q %v", out, err)
+	}
+	out, _, err = runCmd(t, nil, "workday", "between", "2026-09-15", "2026-10-19")
+	if err != nil || out != "20\n" {
+		t.Fatalf("between: %q %v", out, err)
+	}
+	_, errOut, err := runCmd(t, nil, "workday", "add", "2026-12-20", "20")
+	if err != nil || !strings.Contains(errOut, "no official holiday data for 2027") {
+		t.Fatalf("unknown year: %q %v", errOut, err)
+	}
+	cal := filepath.Join(t.TempDir(), "2027.txt")
+	os.WriteFile(cal, []byte("year 2027\n2027-01-01 off 元旦\n"), 0o644)
+	_, errOut, err = runCmd(t, map[string]string{"GONGSHU_CALENDAR": cal}, "workday", "add", "2026-12-20", "20")
+	if err != nil || errOut != "" {
+		t.Fatalf("with a 2027 file: %q %v", errOut, err)
+	}
+	for _, bad := range [][]string{{"workday", "add", "2025-02-30", "1"}, {"workday", "add", "2025-01-01", "-3"}, {"workday", "between", "x", "y"}, {"workday"}} {
+		if _, _, err := runCmd(t, nil, bad...); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+}
