@@ -58,7 +58,8 @@ func sorted(xs []string) []string {
 }
 
 // The Chinese catalog is clean Simplified Chinese: no pinyin glosses such
-// as 数(shù) and no traditional-only characters from the seed text.
+// (a character followed by its pinyin in brackets, as the seed text has)
+// and no traditional-only characters from the seed text.
 func TestChineseIsClean(t *testing.T) {
 	c, _ := Load()
 	gloss := regexp.MustCompile(`\p{Han}\([a-zāáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜü]+\)`)
