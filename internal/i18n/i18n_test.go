@@ -57,7 +57,7 @@ func sorted(xs []string) []string {
 	return out
 }
 
-// The Chinese catalog is clean Simplified Chinese: no pinyin glosses such
+// The Chinese catalog is clean Simplified Chinese: no pinyin glosses
 // (a character followed by its pinyin in brackets, as the seed text has)
 // and no traditional-only characters from the seed text.
 func TestChineseIsClean(t *testing.T) {
