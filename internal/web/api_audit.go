@@ -120,7 +120,7 @@ type ackRequest struct {
 func (s *Server) apiAuditAcknowledge(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
 	id, err := pathID(r, "id")
 	if err != nil {
-		s.fail(w, r, err)
+		s.refuseBody(w, r, audit.ActionAcknowledge, "audit_alarm", err)
 		return
 	}
 	if !s.authorize(w, r, p, identity.ActAuditAck, identity.Object{}) {
@@ -128,7 +128,7 @@ func (s *Server) apiAuditAcknowledge(w http.ResponseWriter, r *http.Request, p *
 	}
 	var in ackRequest
 	if err := decode(r, &in); err != nil {
-		s.fail(w, r, err)
+		s.refuseBody(w, r, audit.ActionAcknowledge, "audit_alarm", err)
 		return
 	}
 	if err := s.tree.Acknowledge(r.Context(), p.Actor(), id, in.Statement); err != nil {
