@@ -19,7 +19,7 @@ func BenchmarkAppend(b *testing.B) {
 		b.Run(mode, func(b *testing.B) {
 			db := storetest.SQLite(b)
 			log := audit.New(db, nil)
-			if _, err := db.Exec(ctx, `CREATE TABLE bare (id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT, actor_login TEXT, action TEXT,
+			if _, err := db.Exec(ctx, `CREATE TABLE bare (id INTEGER PRIMARY KEY, at TEXT, actor_login TEXT, action TEXT,
 				object_type TEXT, object_id TEXT, outcome TEXT, details TEXT)`); err != nil {
 				b.Fatal(err)
 			}

@@ -20,7 +20,16 @@ type groupCommit struct {
 	mu      sync.Mutex
 	queue   []*pendingEntry
 	leading bool
+	// stmts caches the multi-row INSERT for each batch size up to
+	// stmtRows: parsing it costs about as much as running it, and it runs
+	// while every other writer waits for the store's write lock.
+	stmtMu sync.Mutex
+	stmts  map[int]*store.Stmt
 }
+
+// stmtRows is the largest batch inserted by one prepared statement; larger
+// batches are inserted in chunks of it.
+const stmtRows = 32
 
 type pendingEntry struct {
 	args []any // the entry's column values
@@ -64,7 +73,7 @@ func (l *Log) Record(ctx context.Context, e Entry) error {
 		// The batch commits even if the leader's own caller gave up:
 		// other writers are waiting on it.
 		wctx := context.WithoutCancel(ctx)
-		err := l.db.InTx(wctx, func(tx *store.Tx) error { return insertBatch(wctx, tx, batch) })
+		err := l.db.InTx(wctx, func(tx *store.Tx) error { return l.insertBatch(wctx, tx, batch) })
 		for _, q := range batch {
 			q.done <- err
 		}
@@ -80,23 +89,53 @@ func (l *Log) Record(ctx context.Context, e Entry) error {
 	}
 }
 
-// insertBatch writes a batch with one multi-row INSERT, in queue order.
-func insertBatch(ctx context.Context, tx *store.Tx, batch []*pendingEntry) error {
+// insertBatch writes a batch in queue order, with prepared multi-row
+// INSERTs of up to stmtRows rows.
+func (l *Log) insertBatch(ctx context.Context, tx *store.Tx, batch []*pendingEntry) error {
 	if err := orderLock(ctx, tx); err != nil {
 		return err
 	}
+	for len(batch) > 0 {
+		part := batch[:min(len(batch), stmtRows)]
+		batch = batch[len(part):]
+		st, err := l.batchStmt(ctx, len(part))
+		if err != nil {
+			return fmt.Errorf("audit: prepare append of %d entries: %w", len(part), err)
+		}
+		args := make([]any, 0, len(part)*12)
+		for _, p := range part {
+			args = append(args, p.args...)
+		}
+		if _, err := tx.ExecStmt(ctx, st, args...); err != nil {
+			return fmt.Errorf("audit: append %d entries: %w", len(part), err)
+		}
+	}
+	return nil
+}
+
+// batchStmt returns the prepared INSERT of n rows.
+func (l *Log) batchStmt(ctx context.Context, n int) (*store.Stmt, error) {
+	g := &l.group
+	g.stmtMu.Lock()
+	defer g.stmtMu.Unlock()
+	if st, ok := g.stmts[n]; ok {
+		return st, nil
+	}
 	var q strings.Builder
 	q.WriteString(insertEntries)
-	args := make([]any, 0, len(batch)*12)
-	for i, p := range batch {
+	for i := 0; i < n; i++ {
 		if i > 0 {
 			q.WriteString(", ")
 		}
 		q.WriteString(entryPlaceholders)
-		args = append(args, p.args...)
 	}
-	if _, err := tx.Exec(ctx, q.String(), args...); err != nil {
-		return fmt.Errorf("audit: append %d entries: %w", len(batch), err)
+	st, err := l.db.Prepare(ctx, q.String())
+	if err != nil {
+		return nil, err
 	}
-	return nil
+	if g.stmts == nil {
+		g.stmts = map[int]*store.Stmt{}
+	}
+	g.stmts[n] = st
+	return st, nil
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -27,7 +28,7 @@ type Filter struct {
 }
 
 // lookupKeys are the keys under which an entry can be found, written to
-// audit_entry_keys when it is integrated.
+// the lookup index (postings.go) when it is integrated.
 func lookupKeys(e Entry) []string {
 	keys := []string{"act:" + e.Action}
 	if e.Actor.OrgID != 0 {
@@ -61,13 +62,9 @@ func (f Filter) lookupKey() string {
 const listColumns = `id, at, actor_user_id, actor_login, actor_org_id, action, object_type, object_id,
 	outcome, reason, details, request_id, remote_addr`
 
-// watermark is the last integrated entry, read inside the listing query
-// itself so that the keyed part and the tail see the same instant.
-const watermark = "(SELECT COALESCE(MAX(entry_id), 0) FROM audit_leaves)"
-
-// List returns the entries matching f, newest first. Filtered listings
-// read the lookup keys of integrated entries and scan only the short tail
-// of entries the integrator has not reached yet.
+// List returns the entries matching f, newest first. A filter with a
+// lookup key reads the IDs filed under it in the index and scans only the
+// short tail of entries the integrator has not reached yet.
 func (l *Log) List(ctx context.Context, f Filter) ([]Entry, error) {
 	var where []string
 	var args []any
@@ -96,9 +93,6 @@ func (l *Log) List(ctx context.Context, f Filter) ([]Entry, error) {
 	if !f.To.IsZero() {
 		add("e.at < ?", storedTime(f.To))
 	}
-	if f.BeforeID > 0 {
-		add("e.id < ?", f.BeforeID)
-	}
 	limit := f.Limit
 	if limit <= 0 {
 		limit = 100
@@ -106,25 +100,54 @@ func (l *Log) List(ctx context.Context, f Filter) ([]Entry, error) {
 	if limit > 1000 {
 		limit = 1000
 	}
+	before := f.BeforeID
+	if before <= 0 {
+		before = math.MaxInt64
+	}
 	cond := ""
 	if len(where) > 0 {
 		cond = " AND " + strings.Join(where, " AND ")
 	}
-	cols := "e." + strings.ReplaceAll(listColumns, ", ", ", e.")
-	var q string
-	var qargs []any
-	if key := f.lookupKey(); key != "" {
-		q = "SELECT " + listColumns + " FROM (" +
-			"SELECT " + cols + " FROM audit_entries e WHERE e.id > " + watermark + cond +
-			" UNION ALL SELECT " + cols + " FROM audit_entry_keys k JOIN audit_entries e ON e.id = k.entry_id" +
-			" WHERE k.key = ? AND k.entry_id <= " + watermark + cond +
-			") AS found ORDER BY id DESC LIMIT " + strconv.Itoa(limit)
-		qargs = append(append(append(qargs, args...), key), args...)
-	} else {
-		q = "SELECT " + cols + " FROM audit_entries e WHERE 1=1" + cond + " ORDER BY e.id DESC LIMIT " + strconv.Itoa(limit)
-		qargs = args
+	key := f.lookupKey()
+	if key == "" {
+		return l.query(ctx, "e.id < ?"+cond, append([]any{before}, args...), limit)
 	}
-	rows, err := l.db.Query(ctx, q, qargs...)
+	// The index covers exactly the integrated entries (it is written with
+	// their leaves): the tail above the watermark is scanned, the rest
+	// looked up. Both are immutable, so reading them at different moments
+	// is consistent as long as both use this one watermark.
+	var mark int64
+	if err := l.db.QueryRow(ctx, "SELECT COALESCE(MAX(entry_id), 0) FROM audit_leaves").Scan(&mark); err != nil {
+		return nil, fmt.Errorf("audit: list: %w", err)
+	}
+	out, err := l.query(ctx, "e.id > ? AND e.id < ?"+cond, append([]any{mark, before}, args...), limit)
+	if err != nil || len(out) >= limit {
+		return out, err
+	}
+	err = l.postingIDs(ctx, key, min(before, mark+1), func(ids []int64) (bool, error) {
+		for len(ids) > 0 && len(out) < limit {
+			part := ids[:min(len(ids), 500)]
+			ids = ids[len(part):]
+			in := strings.TrimSuffix(strings.Repeat("?, ", len(part)), ", ")
+			qargs := make([]any, 0, len(part)+len(args))
+			for _, id := range part {
+				qargs = append(qargs, id)
+			}
+			found, err := l.query(ctx, "e.id IN ("+in+")"+cond, append(qargs, args...), limit-len(out))
+			if err != nil {
+				return false, err
+			}
+			out = append(out, found...)
+		}
+		return len(out) < limit, nil
+	})
+	return out, err
+}
+
+// query reads at most limit entries matching where, newest first.
+func (l *Log) query(ctx context.Context, where string, args []any, limit int) ([]Entry, error) {
+	cols := "e." + strings.ReplaceAll(listColumns, ", ", ", e.")
+	rows, err := l.db.Query(ctx, "SELECT "+cols+" FROM audit_entries e WHERE "+where+" ORDER BY e.id DESC LIMIT "+strconv.Itoa(limit), args...)
 	if err != nil {
 		return nil, fmt.Errorf("audit: list: %w", err)
 	}

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -130,6 +129,9 @@ func OpenTree(ctx context.Context, db *store.DB, log *Log, cfg TreeConfig) (*Tre
 	if err := t.reload(ctx); err != nil {
 		return nil, err
 	}
+	if err := t.rebuildPostings(ctx); err != nil {
+		return nil, err
+	}
 	return t, nil
 }
 
@@ -165,26 +167,45 @@ type querier interface {
 	Query(ctx context.Context, q string, args ...any) (*sql.Rows, error)
 }
 
-// nodeHashes fetches stored node hashes, in the order of ids: level 0
-// from the leaves, higher levels from the nodes of complete subtrees; one
-// query for each, whatever the number of nodes.
+// nodeStride spaces the stored interior nodes: only levels that are
+// multiples of it are written (with the leaves at level 0). A node between
+// them is recomputed from at most 2^(nodeStride-1) stored hashes below it.
+// Storing every level costs one row per leaf, which the integrator writes
+// under the store's single write lock; with a stride of 4 it writes one
+// row per 16 leaves, and a proof reads a few dozen hashes more.
+const nodeStride = 4
+
+// storedNode reports whether the integrator writes a node.
+func storedNode(id compact.NodeID) bool { return id.Level > 0 && id.Level%nodeStride == 0 }
+
+// nodeHashes returns the hashes of complete-subtree nodes, in the order of
+// ids, from the stored leaves and nodes: one query for the leaves and one
+// for the nodes, whatever the number of ids.
 func (t *Tree) nodeHashes(ctx context.Context, q querier, ids []compact.NodeID) ([][]byte, error) {
-	out := make([][]byte, len(ids))
+	// Each id is answered by a range of stored hashes at its base level.
+	type span struct {
+		base   uint
+		lo, hi uint64 // [lo, hi) at level base
+	}
+	spans := make([]span, len(ids))
 	var leafQ, nodeQ strings.Builder
 	var leafArgs, nodeArgs []any
-	for _, id := range ids {
-		if id.Level == 0 {
+	for i, id := range ids {
+		base := id.Level - id.Level%nodeStride
+		sp := span{base: base, lo: id.Index << (id.Level - base), hi: (id.Index + 1) << (id.Level - base)}
+		spans[i] = sp
+		if base == 0 {
 			if len(leafArgs) > 0 {
-				leafQ.WriteString(", ")
+				leafQ.WriteString(" OR ")
 			}
-			leafQ.WriteString("?")
-			leafArgs = append(leafArgs, int64(id.Index))
+			leafQ.WriteString("(leaf_index >= ? AND leaf_index < ?)")
+			leafArgs = append(leafArgs, int64(sp.lo), int64(sp.hi))
 		} else {
 			if len(nodeArgs) > 0 {
 				nodeQ.WriteString(" OR ")
 			}
-			nodeQ.WriteString("(level = ? AND idx = ?)")
-			nodeArgs = append(nodeArgs, int(id.Level), int64(id.Index))
+			nodeQ.WriteString("(level = ? AND idx >= ? AND idx < ?)")
+			nodeArgs = append(nodeArgs, int(base), int64(sp.lo), int64(sp.hi))
 		}
 	}
 	found := make(map[compact.NodeID][]byte, len(ids))
@@ -206,7 +227,7 @@ func (t *Tree) nodeHashes(ctx context.Context, q querier, ids []compact.NodeID) 
 		return rows.Err()
 	}
 	if len(leafArgs) > 0 {
-		if err := read("SELECT 0, leaf_index, hash FROM audit_leaves WHERE leaf_index IN ("+leafQ.String()+")", leafArgs); err != nil {
+		if err := read("SELECT 0, leaf_index, hash FROM audit_leaves WHERE "+leafQ.String(), leafArgs); err != nil {
 			return nil, fmt.Errorf("audit: tree leaves: %w", err)
 		}
 	}
@@ -215,12 +236,25 @@ func (t *Tree) nodeHashes(ctx context.Context, q querier, ids []compact.NodeID) 
 			return nil, fmt.Errorf("audit: tree nodes: %w", err)
 		}
 	}
-	for i, id := range ids {
-		h, ok := found[id]
-		if !ok {
-			return nil, fmt.Errorf("audit: tree node (%d, %d) is missing", id.Level, id.Index)
+	out := make([][]byte, len(ids))
+	for i, sp := range spans {
+		level := make([][]byte, 0, sp.hi-sp.lo)
+		for j := sp.lo; j < sp.hi; j++ {
+			h, ok := found[compact.NewNodeID(sp.base, j)]
+			if !ok {
+				return nil, fmt.Errorf("audit: tree node (%d, %d) is missing", sp.base, j)
+			}
+			level = append(level, h)
 		}
-		out[i] = h
+		// Fold the complete subtree up to the requested node.
+		for len(level) > 1 {
+			next := level[:0:0]
+			for j := 0; j < len(level); j += 2 {
+				next = append(next, t.hasher.HashChildren(level[j], level[j+1]))
+			}
+			level = next
+		}
+		out[i] = level[0]
 	}
 	return out, nil
 }
@@ -280,7 +314,7 @@ func (t *Tree) integrateBatch(ctx context.Context) (int, error) {
 		hash  []byte
 	}
 	var leaves []leaf
-	var keyRows [][]any
+	keyed := map[string][]int64{}
 	for rows.Next() {
 		e, details, err := scanLeafEntry(rows)
 		if err != nil {
@@ -289,7 +323,7 @@ func (t *Tree) integrateBatch(ctx context.Context) (int, error) {
 		}
 		leaves = append(leaves, leaf{e.ID, t.hasher.HashLeaf(LeafBytes(e, details))})
 		for _, k := range lookupKeys(e) {
-			keyRows = append(keyRows, []any{k, e.ID})
+			keyed[k] = append(keyed[k], e.ID)
 		}
 	}
 	rows.Close()
@@ -311,7 +345,7 @@ func (t *Tree) integrateBatch(ctx context.Context) (int, error) {
 	var nodes []node
 	for _, l := range leaves {
 		if err := rng.Append(l.hash, func(id compact.NodeID, h []byte) {
-			if id.Level > 0 {
+			if storedNode(id) {
 				nodes = append(nodes, node{id, h})
 			}
 		}); err != nil {
@@ -353,9 +387,7 @@ func (t *Tree) integrateBatch(ctx context.Context) (int, error) {
 		if err := insertRows(ctx, tx, "INSERT INTO audit_nodes (level, idx, hash) VALUES ", nodeRows); err != nil {
 			return err
 		}
-		// In key order, so each B-tree page is visited once per batch.
-		sort.SliceStable(keyRows, func(i, j int) bool { return keyRows[i][0].(string) < keyRows[j][0].(string) })
-		if err := insertRows(ctx, tx, "INSERT INTO audit_entry_keys (key, entry_id) VALUES ", keyRows); err != nil {
+		if err := insertPostings(ctx, tx, buildPostings(keyed)); err != nil {
 			return err
 		}
 		_, err := tx.Exec(ctx, "INSERT INTO audit_checkpoints (size, root, note, created_at) VALUES (?, ?, ?, ?)",

@@ -121,24 +121,31 @@ func TestTreeMatchesTlogOracle(t *testing.T) {
 		f.appendN(t, 37)
 		cp37 := f.integrate(t)
 		f.appendN(t, 40)
+		cp77 := f.integrate(t)
+		// Past 256 leaves, so that proofs use stored nodes above level 0
+		// and nodes recomputed between the stored levels.
+		f.appendN(t, 300)
 		cp := f.integrate(t)
-		if cp37.Size != 37 || cp.Size != 77 {
-			t.Fatalf("sizes %d, %d", cp37.Size, cp.Size)
+		if cp37.Size != 37 || cp77.Size != 77 || cp.Size != 377 {
+			t.Fatalf("sizes %d, %d, %d", cp37.Size, cp77.Size, cp.Size)
 		}
 		leaves := f.leafHashes(t)
 		o := newOracle(t, leaves)
-		for _, size := range []int64{1, 2, 3, 7, 8, 37, 64, 77} {
+		for _, size := range []int64{1, 2, 3, 7, 8, 37, 64, 77, 255, 256, 300, 377} {
 			th, err := tlog.TreeHash(size, o)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if size == 77 && !bytes.Equal(th[:], cp.Root) {
+			if size == 77 && !bytes.Equal(th[:], cp77.Root) {
 				t.Fatalf("root differs from the oracle's at 77")
+			}
+			if size == 377 && !bytes.Equal(th[:], cp.Root) {
+				t.Fatalf("root differs from the oracle's at 377")
 			}
 			if size == 37 && !bytes.Equal(th[:], cp37.Root) {
 				t.Fatalf("root differs from the oracle's at 37")
 			}
-			for _, idx := range []int64{0, size / 2, size - 1} {
+			for _, idx := range []int64{0, size / 3, size / 2, size - 1} {
 				ours, err := f.tree.InclusionProof(ctx, uint64(idx), uint64(size))
 				if size > int64(cp.Size) {
 					continue
@@ -165,10 +172,10 @@ func TestTreeMatchesTlogOracle(t *testing.T) {
 					t.Errorf("inclusion %d/%d differs from the oracle's", idx, size)
 				}
 			}
-			if size == 77 {
+			if size == 377 {
 				continue
 			}
-			ours, err := f.tree.ConsistencyProof(ctx, uint64(size), 77)
+			ours, err := f.tree.ConsistencyProof(ctx, uint64(size), 377)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -178,10 +185,10 @@ func TestTreeMatchesTlogOracle(t *testing.T) {
 				copy(x[:], h)
 				tp = append(tp, x)
 			}
-			var root77 tlog.Hash
-			copy(root77[:], cp.Root)
-			if err := tlog.CheckTree(tp, 77, root77, size, th); err != nil {
-				t.Errorf("oracle rejects our consistency proof %d→77: %v", size, err)
+			var root tlog.Hash
+			copy(root[:], cp.Root)
+			if err := tlog.CheckTree(tp, 377, root, size, th); err != nil {
+				t.Errorf("oracle rejects our consistency proof %d→377: %v", size, err)
 			}
 		}
 	})

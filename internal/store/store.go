@@ -156,6 +156,28 @@ type Tx struct {
 // Dialect reports which engine this is.
 func (tx *Tx) Dialect() Dialect { return tx.dialect }
 
+// Stmt is a statement prepared once and reused by many transactions: each
+// pooled connection parses it once, instead of once per use. Worth it only
+// for statements on a hot path.
+type Stmt struct{ s *sql.Stmt }
+
+// Prepare prepares query for use with Tx.ExecStmt.
+func (db *DB) Prepare(ctx context.Context, query string) (*Stmt, error) {
+	s, err := db.sql.PrepareContext(ctx, rebind(db.dialect, query))
+	if err != nil {
+		return nil, err
+	}
+	return &Stmt{s: s}, nil
+}
+
+// Close releases the statement on every connection.
+func (s *Stmt) Close() error { return s.s.Close() }
+
+// ExecStmt runs a prepared statement in the transaction.
+func (tx *Tx) ExecStmt(ctx context.Context, st *Stmt, args ...any) (sql.Result, error) {
+	return tx.tx.StmtContext(ctx, st.s).ExecContext(ctx, args...)
+}
+
 // Exec runs a statement in the transaction.
 func (tx *Tx) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	return tx.tx.ExecContext(ctx, rebind(tx.dialect, query), args...)
