@@ -8,6 +8,7 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"sort"
 	"strings"
 )
@@ -21,7 +22,11 @@ const (
 // Supported lists the languages in the order the language switch shows them.
 var supported = []string{ZH, EN}
 
-//go:embed catalogs/*.json
+// Each language is a directory of JSON files, one per domain
+// (catalogs/zh-CN/core.json, catalogs/zh-CN/registry.json …), merged at
+// load; a key defined twice is an error, so domains cannot shadow each other.
+//
+//go:embed catalogs
 var files embed.FS
 
 // Catalog holds the messages of every supported language. It is immutable
@@ -34,13 +39,26 @@ type Catalog struct {
 func Load() (*Catalog, error) {
 	c := &Catalog{msgs: map[string]map[string]string{}}
 	for _, lang := range supported {
-		b, err := files.ReadFile("catalogs/" + lang + ".json")
-		if err != nil {
-			return nil, fmt.Errorf("i18n: catalog %s: %w", lang, err)
+		names, err := fs.Glob(files, "catalogs/"+lang+"/*.json")
+		if err != nil || len(names) == 0 {
+			return nil, fmt.Errorf("i18n: catalog %s: no files", lang)
 		}
 		m := map[string]string{}
-		if err := json.Unmarshal(b, &m); err != nil {
-			return nil, fmt.Errorf("i18n: catalog %s: %w", lang, err)
+		for _, name := range names {
+			b, err := files.ReadFile(name)
+			if err != nil {
+				return nil, fmt.Errorf("i18n: catalog %s: %w", name, err)
+			}
+			part := map[string]string{}
+			if err := json.Unmarshal(b, &part); err != nil {
+				return nil, fmt.Errorf("i18n: catalog %s: %w", name, err)
+			}
+			for k, v := range part {
+				if _, dup := m[k]; dup {
+					return nil, fmt.Errorf("i18n: catalog %s: key %q is defined in another file of %s", name, k, lang)
+				}
+				m[k] = v
+			}
 		}
 		c.msgs[lang] = m
 	}
