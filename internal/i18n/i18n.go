@@ -89,7 +89,7 @@ func (c *Catalog) Has(key string) bool {
 }
 
 // T returns the message for key in lang with {name} placeholders filled
-// from args. A key missing from lang falls back to the default language, and
+// from args (an argument "@other.key" is itself translated). A key missing from lang falls back to the default language, and
 // a key missing everywhere is returned as is, so a gap shows rather than
 // hides (a test keeps the catalogs complete).
 func (c *Catalog) T(lang, key string, args map[string]string) string {
@@ -104,6 +104,13 @@ func (c *Catalog) T(lang, key string, args map[string]string) string {
 	}
 	pairs := make([]string, 0, 2*len(args))
 	for k, v := range args {
+		// "@key" names another message, such as a field's label, so that
+		// an error says 名称 in Chinese and name in English.
+		if ref, ok := strings.CutPrefix(v, "@"); ok {
+			if m, ok := c.msgs[Normalize(lang)][ref]; ok {
+				v = m
+			}
+		}
 		pairs = append(pairs, "{"+k+"}", v)
 	}
 	return strings.NewReplacer(pairs...).Replace(msg)

@@ -23,13 +23,20 @@ const (
 	ActAuditAck       Action = "audit.acknowledge"
 	ActAuditCosigners Action = "audit.manage_cosigners"
 	ActAuditCosign    Action = "audit.cosign"
+	// Registration platform (R13.1).
+	ActResourceSubmit  Action = "resource.submit"
+	ActProductSubmit   Action = "product.submit"
+	ActRegistryReview  Action = "registry.review"
+	ActRegistryCancel  Action = "registry.cancel"
+	ActRegistryReadAll Action = "registry.read_unpublished"
 )
 
 // Actions lists every action, in the order the authorization matrix shows them.
 var Actions = []Action{
 	ActConsoleView, ActOrgRead, ActOrgCreate, ActUserRead, ActUserCreate, ActUserResetPass,
 	ActUserChangePass, ActTokenManage, ActTokenRevoke, ActAuditRead, ActAuditReadAll, ActAuditAck,
-	ActAuditCosigners, ActAuditCosign,
+	ActAuditCosigners, ActAuditCosign, ActResourceSubmit, ActProductSubmit, ActRegistryReview,
+	ActRegistryCancel, ActRegistryReadAll,
 }
 
 // Object is what an action is done to, as far as the decision needs it.
@@ -82,6 +89,21 @@ func allowed(regions *region.Table, p Principal, a Action, o Object) bool {
 	case ActAuditCosign:
 		// Those who watch the platform countersign its checkpoints.
 		return admin || p.Has(RoleAuthority) || p.Has(RoleRegulator)
+	case ActResourceSubmit:
+		// The holding department (or utility, R23.1) registers its own
+		// resources; the agency may on behalf of holders in its region (R13.1).
+		return ((p.Has(RoleDepartment)) && ownOrg) ||
+			(p.Has(RoleAgency) && o.Region != "" && regions.Contains(p.Region, o.Region))
+	case ActProductSubmit:
+		return p.Has(RoleOperator) && ownOrg
+	case ActRegistryReview:
+		// The data authority runs the registration platform of its region.
+		return p.Has(RoleAuthority) && o.Region != "" && regions.Contains(p.Region, o.Region)
+	case ActRegistryCancel:
+		return ownOrg && (p.Has(RoleDepartment) || p.Has(RoleOperator) || p.Has(RoleAgency)) ||
+			(p.Has(RoleAuthority) && o.Region != "" && regions.Contains(p.Region, o.Region))
+	case ActRegistryReadAll:
+		return admin || p.Has(RoleAuthority) || p.Has(RoleAgency) || p.Has(RoleRegulator) || ownOrg
 	case ActAuditRead:
 		// Everyone may read the entries of their own organisation's actions.
 		return admin || p.Has(RoleAuthority) || p.Has(RoleAgency) || p.Has(RoleRegulator) || ownOrg
