@@ -17,8 +17,10 @@ import (
 	"github.com/gongshu/gongshu/internal/i18n"
 	"github.com/gongshu/gongshu/internal/identity"
 	"github.com/gongshu/gongshu/internal/region"
+	"github.com/gongshu/gongshu/internal/registry"
 	"github.com/gongshu/gongshu/internal/store"
 	"github.com/gongshu/gongshu/internal/web"
+	"github.com/gongshu/gongshu/internal/workday"
 )
 
 // Config is what starting the platform takes.
@@ -43,6 +45,7 @@ type App struct {
 	Audit    *audit.Log
 	Tree     *audit.Tree
 	Identity *identity.Service
+	Registry *registry.Service
 	Regions  *region.Table
 	Catalog  *i18n.Catalog
 	Web      *web.Server
@@ -101,15 +104,16 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		cfg.Logger.Info("audit log verified", "entries", res.Entries, "checkpoint", res.Size, "took", res.Duration, "suite", tree.Suite())
 	}
 	ids := identity.NewService(db, log, regions, cfg.Now, cfg.Identity)
+	reg := registry.New(db, log, ids, regions, workday.Default(), cfg.Now, nil)
 	srv, err := web.New(web.Config{
-		Identity: ids, Audit: log, Tree: tree, Catalog: cat, Regions: regions, DB: db, Logger: cfg.Logger,
+		Identity: ids, Registry: reg, Audit: log, Tree: tree, Catalog: cat, Regions: regions, DB: db, Logger: cfg.Logger,
 		Now: cfg.Now, Version: cfg.Version, InsecureCookies: cfg.InsecureCookies,
 	})
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
-	return &App{DB: db, Audit: log, Tree: tree, Identity: ids, Regions: regions, Catalog: cat, Web: srv, Check: res, logger: cfg.Logger}, nil
+	return &App{DB: db, Audit: log, Tree: tree, Identity: ids, Registry: reg, Regions: regions, Catalog: cat, Web: srv, Check: res, logger: cfg.Logger}, nil
 }
 
 // Close releases the store.

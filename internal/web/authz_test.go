@@ -35,7 +35,7 @@ func get(path string) func(e *env, login, token string) response {
 
 func apiCases(e *env) []apiCase {
 	otherOrg := fmt.Sprint(e.account("op.hongtu").OrgID)
-	return []apiCase{
+	return append(registryCases(e), []apiCase{
 		{route: "GET /api/v1/openapi.json", call: get("/api/v1/openapi.json"), allowed: everyone, public: true},
 		{route: "GET /api/v1/me", call: get("/api/v1/me"), allowed: everyone},
 		{route: "GET /api/v1/regions", call: get("/api/v1/regions?parent=360000"), allowed: everyone, public: true},
@@ -88,7 +88,7 @@ func apiCases(e *env) []apiCase {
 		{route: "POST /api/v1/audit/alarms/{id}/acknowledge", call: func(e *env, login, token string) response {
 			return e.api("POST", "/api/v1/audit/alarms/1/acknowledge", token, map[string]string{"statement": "已核实并处置完毕，恢复写入"})
 		}, allowed: []string{"admin"}, want: http.StatusNotFound},
-	}
+	}...)
 }
 
 // Every API endpoint, every role: allowed callers succeed, others get 403
@@ -162,6 +162,8 @@ func TestConsolePagesEveryRole(t *testing.T) {
 		{"/console/tokens", everyone},
 		{"/console/password", everyone},
 		{"/console/audit", everyone},
+		{"/console/registry", everyone},
+		{"/console/registry/new", []string{"dept.amr", "utility.power", "agency", "admin"}},
 		{"/console/audit?org=" + fmt.Sprint(e.account("op.hongtu").OrgID), []string{"admin", "authority", "nc.authority", "agency", "regulator.cac"}},
 		{fmt.Sprint("/console/audit/", otherEntry(e)), []string{"admin", "authority", "nc.authority", "agency", "regulator.cac"}},
 	}

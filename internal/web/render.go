@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"fmt"
 	"html/template"
 	"net/http"
 	"time"
@@ -29,6 +30,19 @@ var templateFuncs = template.FuncMap{
 		return m
 	},
 	"list": func(xs ...string) []string { return xs },
+	// day shows a deadline date (stored as a UTC midnight) as that date.
+	"day": func(t any) string {
+		switch v := t.(type) {
+		case time.Time:
+			return v.UTC().Format("2006-01-02")
+		case *time.Time:
+			if v != nil {
+				return v.UTC().Format("2006-01-02")
+			}
+		}
+		return ""
+	},
+	"yuan": func(fen int64) string { return fmt.Sprintf("¥%d.%02d", fen/100, fen%100) },
 	"cstp": func(t *time.Time) string {
 		if t == nil {
 			return ""
@@ -78,6 +92,14 @@ func (v *view) RoleName(r identity.Role) string   { return v.T("role." + string(
 func (v *view) Outcome(o string) string           { return v.T("audit.outcome." + o) }
 func (v *view) Region(code string) string         { return v.regions.Name(code, v.Lang) }
 
+// Enum renders a registry enumeration value ("grade", "general-3").
+func (v *view) Enum(kind, value string) string {
+	if value == "" {
+		return ""
+	}
+	return v.T("registry." + kind + "." + value)
+}
+
 // OtherLang is the language the switch offers.
 func (v *view) OtherLang() string {
 	if v.Lang == i18n.EN {
@@ -93,7 +115,7 @@ type navItem struct {
 // navFor builds the console navigation for a principal from what it may
 // do, so a link is shown exactly when the page behind it would open.
 func (s *Server) navFor(p *identity.Principal) []navItem {
-	items := []navItem{{"nav.dashboard", "/console"}, {"nav.orgs", "/console/orgs"}}
+	items := []navItem{{"nav.dashboard", "/console"}, {"nav.orgs", "/console/orgs"}, {"nav.registry", "/console/registry"}}
 	if identity.Authorize(s.regions, *p, identity.ActUserCreate, identity.Object{}) == nil {
 		items = append(items, navItem{"nav.users", "/console/users"})
 	}

@@ -12,6 +12,8 @@ func (s *Server) registerRoutes() {
 	// Public portal and language switch.
 	s.handle("GET /{$}", s.portalHome)
 	s.handle("GET /lang", s.switchLanguage)
+	s.handle("GET /registry", s.registryLookupPage)
+	s.handle("GET /registry/{code}", s.certificatePage)
 
 	// Console.
 	s.handle("GET /login", s.loginPage)
@@ -32,6 +34,11 @@ func (s *Server) registerRoutes() {
 	s.handle("GET /console/audit", s.page(s.auditPage))
 	s.handle("GET /console/audit/{id}", s.page(s.auditEntryPage))
 	s.handle("POST /console/audit/alarms/{id}/acknowledge", s.page(s.alarmAcknowledge))
+	s.handle("GET /console/registry", s.page(s.registryPage))
+	s.handle("GET /console/registry/new", s.page(s.registryNewPage))
+	s.handle("POST /console/registry", s.page(s.registrySubmit))
+	s.handle("GET /console/registry/{id}", s.page(s.registryItemPage))
+	s.handle("POST /console/registry/{id}/steps", s.page(s.registryStep))
 
 	// JSON API (documented in openapi.json; a test holds the two together).
 	s.handle("GET /api/v1/openapi.json", s.openAPI)
@@ -56,5 +63,15 @@ func (s *Server) registerRoutes() {
 	s.handle("POST /api/v1/audit/checkpoint/cosign", s.api(s.apiAuditCosign))
 	s.handle("GET /api/v1/audit/cosigners", s.apiAuditCosigners)
 	s.handle("POST /api/v1/audit/cosigners", s.api(s.apiAuditAddCosigner))
+	s.handle("GET /api/v1/registry/items", s.api(s.apiRegistryItems))
+	s.handle("GET /api/v1/registry/items/{id}", s.apiRegistryItem)
+	s.handle("GET /api/v1/registry/items/{id}/versions", s.api(s.apiRegistryVersions))
+	s.handle("POST /api/v1/registry/items/{id}/steps", s.api(s.apiRegistryStep))
+	s.handle("POST /api/v1/registry/items/{id}/changes", s.api(s.apiRegistryChange))
+	s.handle("POST /api/v1/registry/items/{id}/corrections", s.api(s.apiRegistryCorrect))
+	s.handle("POST /api/v1/registry/resources", s.api(s.apiRegistrySubmitResource))
+	s.handle("POST /api/v1/registry/products", s.api(s.apiRegistrySubmitProduct))
+	s.handle("GET /api/v1/registry/overlaps", s.api(s.apiRegistryOverlaps))
+	s.handle("GET /api/v1/registry/lookup/{code}", s.apiRegistryLookup)
 	s.handle("/api/", s.apiNotFound)
 }

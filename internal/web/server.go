@@ -21,6 +21,7 @@ import (
 	"github.com/gongshu/gongshu/internal/i18n"
 	"github.com/gongshu/gongshu/internal/identity"
 	"github.com/gongshu/gongshu/internal/region"
+	"github.com/gongshu/gongshu/internal/registry"
 )
 
 //go:embed templates/*.html
@@ -40,6 +41,7 @@ type Pinger interface {
 // Config is what the server needs; cmd/gongshu wires it.
 type Config struct {
 	Identity *identity.Service
+	Registry *registry.Service
 	Audit    *audit.Log
 	Tree     *audit.Tree
 	Catalog  *i18n.Catalog
@@ -58,6 +60,7 @@ type Config struct {
 type Server struct {
 	cfg     Config
 	ids     *identity.Service
+	reg     *registry.Service
 	audit   *audit.Log
 	tree    *audit.Tree
 	cat     *i18n.Catalog
@@ -80,7 +83,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{
-		cfg: cfg, ids: cfg.Identity, audit: cfg.Audit, tree: cfg.Tree, cat: cfg.Catalog, regions: cfg.Regions,
+		cfg: cfg, ids: cfg.Identity, reg: cfg.Registry, audit: cfg.Audit, tree: cfg.Tree, cat: cfg.Catalog, regions: cfg.Regions,
 		logger: cfg.Logger, now: cfg.Now, mux: http.NewServeMux(), metrics: newMetrics(cfg.Now()),
 	}
 	var err error
