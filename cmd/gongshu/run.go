@@ -21,6 +21,7 @@ import (
 	"github.com/gongshu/gongshu/internal/demo"
 	"github.com/gongshu/gongshu/internal/i18n"
 	"github.com/gongshu/gongshu/internal/identity"
+	"github.com/gongshu/gongshu/internal/workday"
 )
 
 // version is set at build time with -ldflags "-X main.version=…"; a plain
@@ -265,6 +266,9 @@ func cmdDemo(ctx context.Context, args []string, getenv func(string) string, std
 	var creds demo.Credentials
 	if !seeded {
 		if creds, err = demo.Seed(ctx, a.Identity); err != nil {
+			return err
+		}
+		if err := demo.SeedRegistry(ctx, a.DB, a.Audit, a.Identity, a.Regions, workday.Default(), creds, time.Now()); err != nil {
 			return err
 		}
 	} else if creds, err = demo.Read(c.data); err != nil {

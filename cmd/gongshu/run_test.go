@@ -154,6 +154,26 @@ func TestDemoAndAdminCommands(t *testing.T) {
 	if me.User.Login != creds.Accounts[0].Login {
 		t.Errorf("me = %+v", me)
 	}
+	// The demo's registrations: registered resources are public, with a
+	// valid identifier; the authority's queue holds the others.
+	req, _ = http.NewRequest("GET", base+"/api/v1/registry/items", nil)
+	req.Header.Set("Authorization", "Bearer "+creds.Accounts[0].Token)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("registry items: %v %v", resp, err)
+	}
+	var items struct {
+		Items []struct{ Code, Status, Kind string }
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&items)
+	resp.Body.Close()
+	states := map[string]int{}
+	for _, it := range items.Items {
+		states[it.Kind+"/"+it.Status]++
+	}
+	if states["resource/registered"] < 7 || states["resource/submitted"] < 1 || states["product/submitted"] != 1 {
+		t.Errorf("demo registrations: %v", states)
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("demo stopped with %v", err)
