@@ -67,3 +67,17 @@ func TestValidID(t *testing.T) {
 		}
 	}
 }
+
+// Identity numbers are unique by construction (idSpace), not by luck:
+// 200,000 persons, where independent draws would collide dozens of times.
+func TestPersonIDsUnique(t *testing.T) {
+	w := newWorld(0.1, 3)
+	seen := make(map[string]int64, w.nPerson)
+	for i := range w.nPerson {
+		p := w.person(i)
+		if j, dup := seen[p.id]; dup {
+			t.Fatalf("persons %d and %d share %s", j, i, p.id)
+		}
+		seen[p.id] = i
+	}
+}

@@ -47,6 +47,7 @@ type world struct {
 	// firstYear+k; the registry is in registration order, so the number
 	// established by a year is known without generating anyone.
 	yearStart []int64
+	ids       *idSpace
 }
 
 // sizes are the population sizes at a scale: scale 1 is a million
@@ -91,6 +92,7 @@ func newWorld(scale float64, seed uint64) *world {
 		}
 	}
 	w.popCum, w.entCum = cumulative(pop), cumulative(ent)
+	w.ids = newIDSpace(seed, pop)
 	w.surCum = cumWeighted(surnames)
 	w.statCum = cumWeighted(statuses)
 	w.taxCum = cumWeighted(taxGrades)
@@ -315,16 +317,8 @@ type person struct {
 
 func (w *world) person(i int64) person {
 	r := newRNG(w.seed, streamPerson, uint64(i))
-	p := person{county: &w.counties[r.pick(w.popCum)]}
-	p.male = r.float() < 0.54
-	// Working ages 18..60, bunched in the middle.
-	age := 18 + int(42*(r.float()+r.float())/2)
-	p.y = refYear - age
-	p.m, p.d = monthDay(p.y, r.intn(daysInYear(p.y)))
-	seq := r.intn(500) * 2
-	if p.male {
-		seq++
-	}
+	c, y, m, d, seq := w.ids.slot(i)
+	p := person{county: &w.counties[c], y: y, m: m, d: d, male: seq%2 == 1}
 	p.id = string(appendID(make([]byte, 0, 18), p.county.code, p.y, p.m, p.d, seq))
 	p.name = w.name(&r, p.male)
 	p.phone = mobile(&r)

@@ -58,7 +58,13 @@ func WriteCSV(ctx context.Context, w io.Writer, d Dataset, seed uint64, progress
 	if err := s.cw.Write(s.rec); err != nil {
 		return err
 	}
-	if err := gen(newWorld(d.Scale, seed), s); err != nil {
+	wd := newWorld(d.Scale, seed)
+	if uint64(wd.nPerson) > wd.ids.size/16 {
+		// Beyond this the persons would crowd the identity number space
+		// and stop following the intended distribution.
+		return fmt.Errorf("synth: scale %v is too large for unique identity numbers", d.Scale)
+	}
+	if err := gen(wd, s); err != nil {
 		return fmt.Errorf("synth: %s: %w", d.Name, err)
 	}
 	s.cw.Flush()
