@@ -1,6 +1,9 @@
 package synth
 
-import "math"
+import (
+	"math"
+	"strings"
+)
 
 // Column kinds tell the platform's privacy policy how to treat a column.
 const (
@@ -27,6 +30,7 @@ type Dataset struct {
 	Domain         string // registry domain code: market, tax, social_security, …
 	DomainLabel    string // the domain in Chinese: 市场监管, 税务, …
 	Grade          string // GB/T 43697 grade in the registry's vocabulary: general-2, important, …
+	GradeLabel     string // the grade in Chinese: 一般-2, 重要, …
 	Frequency      string // update frequency: daily, monthly, yearly
 	Description    string // Chinese description
 	Columns        []Column
@@ -191,6 +195,20 @@ func Catalog(scale float64) []Dataset {
 	}}
 	for i := range ds {
 		ds[i].Scale = scale
+		ds[i].GradeLabel = gradeLabel(ds[i].Grade)
 	}
 	return ds
+}
+
+// gradeLabel renders a registry grade code in Chinese (general-2 -> 一般-2).
+func gradeLabel(g string) string {
+	switch {
+	case g == "important":
+		return "重要"
+	case g == "core":
+		return "核心"
+	case strings.HasPrefix(g, "general-"):
+		return "一般-" + strings.TrimPrefix(g, "general-")
+	}
+	return g
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/csv"
 	"errors"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -111,6 +112,20 @@ func TestCatalog(t *testing.T) {
 		}
 		if d.PrivacyUnit != "" && !cols[d.PrivacyUnit] {
 			t.Errorf("%s: privacy unit %s is not a column", d.Name, d.PrivacyUnit)
+		}
+	}
+	// The registry's vocabulary (internal/registry/form.go), mirrored here
+	// so a drift shows up in this package's tests.
+	domains := "market tax social_security housing_fund real_estate transport utilities"
+	grades := "important general-4 general-3 general-2 general-1"
+	freqs := "realtime daily weekly monthly quarterly yearly"
+	for _, d := range full {
+		if !slices.Contains(strings.Fields(domains), d.Domain) || !slices.Contains(strings.Fields(grades), d.Grade) ||
+			!slices.Contains(strings.Fields(freqs), d.Frequency) {
+			t.Errorf("%s: domain %q, grade %q or frequency %q outside the registry's vocabulary", d.Name, d.Domain, d.Grade, d.Frequency)
+		}
+		if d.GradeLabel == "" || d.GradeLabel == d.Grade || d.DomainLabel == "" {
+			t.Errorf("%s: Chinese labels %q, %q", d.Name, d.GradeLabel, d.DomainLabel)
 		}
 	}
 	rows := map[string]int64{}
