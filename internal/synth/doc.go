@@ -18,6 +18,10 @@
 // so the employer named in a social insurance row is the registry's
 // enterprise of that index, and buyers and insured persons come from one
 // person population — all without holding any population in memory.
+// Integer draws are exact everywhere; float values pass through math.Exp
+// and math.Log, whose last bit may differ between CPU architectures, so
+// byte identity is guaranteed for one platform and Go version and only
+// overwhelmingly likely across them.
 //
 // The package owns the catalog of these datasets (Catalog) and the
 // streaming CSV writer (WriteCSV). It never registers resources, touches a
