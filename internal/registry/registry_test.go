@@ -389,3 +389,38 @@ func TestOneSourceOverlap(t *testing.T) {
 		}
 	})
 }
+
+// The public catalog shows registered resources only, with facet counts
+// that apply the other facets' filters.
+func TestBrowseCatalog(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := setup(t, db)
+		ctx := context.Background()
+		a := f.register(t, f.dept, f.form())
+		other := f.form()
+		other.HolderOrgID, other.Name, other.Domain, other.Grade = f.dept2Org.ID, "医疗保险结算信息", "health", "important"
+		f.register(t, f.dept2, other)
+		if _, err := f.svc.SubmitResource(ctx, f.dept, f.form()); err != nil { // pending: not in the catalog
+			t.Fatal(err)
+		}
+		all, err := f.svc.Browse(ctx, registry.BrowseQuery{})
+		if err != nil || all.Total != 2 || len(all.Items) != 2 {
+			t.Fatalf("browse: %+v %v", all, err)
+		}
+		got, err := f.svc.Browse(ctx, registry.BrowseQuery{Filters: map[string][]string{"domain": {"social_security"}}})
+		if err != nil || got.Total != 1 || got.Items[0].ID != a.ID {
+			t.Fatalf("by domain: %+v %v", got, err)
+		}
+		// The domain facet still counts both domains; grade counts only within the domain.
+		if len(got.Facets["domain"]) != 2 || len(got.Facets["grade"]) != 1 {
+			t.Fatalf("facets %+v", got.Facets)
+		}
+		if d := got.Facets["department"]; len(d) != 1 || d[0].Label != f.deptOrg.Name {
+			t.Fatalf("department facet %+v", d)
+		}
+		none, _ := f.svc.Browse(ctx, registry.BrowseQuery{IDs: []int64{}})
+		if none.Total != 0 {
+			t.Fatalf("empty id set: %d", none.Total)
+		}
+	})
+}

@@ -198,3 +198,47 @@ func TestBrowserAuditVerify(t *testing.T) {
 		t.Errorf("verification result %q", got)
 	}
 }
+
+// R13.1: the public browses the catalog without logging in, searches 社保,
+// opens a resource (metadata only, never data) and its certificate.
+func TestBrowserCatalog(t *testing.T) {
+	p := page{t, browser(t)}
+	e := newEnv(t, false)
+	e.seedRegistry()
+	p.do(
+		chromedp.Navigate(e.srv.URL+"/catalog"),
+		chromedp.WaitVisible(chromedp.CSS("#catalog-search")),
+	)
+	if got := p.text("#facets"); !strings.Contains(got, "社保") || !strings.Contains(got, "江西省市场监督管理局") {
+		t.Errorf("facets %q", got)
+	}
+	p.do(
+		// Typed text reaches the field through an input method, not key
+		// events, for Chinese: set it as the input method would.
+		chromedp.SetValue(chromedp.CSS("#catalog-q"), "社保"),
+		chromedp.Click(chromedp.CSS("#catalog-go")),
+		// The results page renders the query into the field's attribute.
+		chromedp.WaitVisible(chromedp.CSS(`#catalog-q[value="社保"]`)),
+	)
+	results := p.text("#results")
+	if !strings.Contains(results, "社会保险参保缴费信息") || strings.Contains(results, "企业登记信息") {
+		t.Fatalf("search 社保 gave %q", results)
+	}
+	p.do(
+		chromedp.Click(chromedp.CSS("#results article h2 a")),
+		chromedp.WaitVisible(chromedp.CSS("#resource-name")),
+	)
+	if got := p.text("#columns"); !strings.Contains(got, "公民身份号码") {
+		t.Errorf("column list %q", got)
+	}
+	p.do(
+		chromedp.Click(chromedp.CSS("#certificate-link")),
+		chromedp.WaitVisible(chromedp.CSS("#certificate")),
+	)
+	if got := p.text("#cert-name"); got != "社会保险参保缴费信息" {
+		t.Errorf("certificate of %q", got)
+	}
+	if code := p.text("#cert-code"); len(code) != 19 {
+		t.Errorf("certificate number %q", code)
+	}
+}

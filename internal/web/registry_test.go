@@ -9,8 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gongshu/gongshu/internal/demo"
 	"github.com/gongshu/gongshu/internal/identity"
 	"github.com/gongshu/gongshu/internal/registry"
+	"github.com/gongshu/gongshu/internal/workday"
 )
 
 func (e *env) principal(login string) identity.Principal {
@@ -81,6 +83,7 @@ func registryCases(e *env) []apiCase {
 	}
 	reviewers := []string{"admin", "authority", "nc.authority", "agency", "regulator.cac"}
 	return []apiCase{
+		{route: "GET /api/v1/catalog/search", call: get("/api/v1/catalog/search?q=" + url.QueryEscape("市场")), allowed: everyone, public: true},
 		{route: "GET /api/v1/registry/items", call: get("/api/v1/registry/items?kind=resource"), allowed: everyone},
 		{route: "GET /api/v1/registry/items/{id}", call: get(fmt.Sprint("/api/v1/registry/items/", public.ID)), allowed: everyone, public: true},
 		{route: "GET /api/v1/registry/items/{id}/versions", call: get(fmt.Sprint("/api/v1/registry/items/", public.ID, "/versions")), allowed: everyone},
@@ -154,5 +157,59 @@ func TestRegistryConsoleAndCertificate(t *testing.T) {
 	}
 	if r = auth.get(page); !strings.Contains(r.body, "已受理") {
 		t.Fatalf("accepted item page: %d", r.status)
+	}
+}
+
+// seedRegistry registers the demo's resources (and leaves some in the queue).
+func (e *env) seedRegistry() {
+	e.t.Helper()
+	a := e.app
+	if err := demo.SeedRegistry(context.Background(), a.DB, a.Audit, a.Identity, a.Regions, workday.Default(), e.creds, e.clock.Now()); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// The catalog: public, facets, the 社保 search, a resource page with its
+// data items and no data, and refused bad queries.
+func TestCatalog(t *testing.T) {
+	e := newEnv(t, false)
+	e.seedRegistry()
+	anon := e.client()
+	r := anon.get("/catalog?q=" + url.QueryEscape("社保"))
+	if r.status != http.StatusOK || !strings.Contains(r.body, "社会保险参保缴费信息") || strings.Contains(r.body, "企业登记信息</a>") {
+		t.Fatalf("catalog search: %d", r.status)
+	}
+	var res struct {
+		Total int
+		Items []struct {
+			ID   int64
+			Name string
+		}
+		Facets map[string][]struct {
+			Value string
+			Count int
+		}
+	}
+	e.api("GET", "/api/v1/catalog/search?q="+url.QueryEscape("企业"), "", nil).json(t, &res)
+	// Names with the word first, then a description that mentions it.
+	if res.Total != 3 || !strings.HasPrefix(res.Items[0].Name, "企业") || !strings.HasPrefix(res.Items[1].Name, "企业") || res.Items[2].Name != "纳税信用等级评价结果" {
+		t.Fatalf("企业: %+v", res)
+	}
+	e.api("GET", "/api/v1/catalog/search?domain=market&domain=tax", "", nil).json(t, &res)
+	if res.Total != 2 || len(res.Facets["domain"]) < 5 {
+		t.Fatalf("facet filter: %+v", res)
+	}
+	// Items not yet registered are not in the catalog.
+	e.api("GET", "/api/v1/catalog/search?q="+url.QueryEscape("年度报告"), "", nil).json(t, &res)
+	if res.Total != 0 {
+		t.Fatalf("an unregistered resource is in the catalog: %+v", res)
+	}
+	if r := e.api("GET", "/api/v1/catalog/search?q="+strings.Repeat("数", 201), "", nil); r.status != http.StatusBadRequest || !strings.Contains(r.body, "查询词过长") {
+		t.Fatalf("long query: %d %s", r.status, r.body)
+	}
+	e.api("GET", "/api/v1/catalog/search?q="+url.QueryEscape("社保"), "", nil).json(t, &res)
+	r = anon.get(fmt.Sprint("/catalog/", res.Items[0].ID))
+	if r.status != http.StatusOK || !strings.Contains(r.body, "公民身份号码") || !strings.Contains(r.body, "数据本身不出域") {
+		t.Fatalf("resource page: %d", r.status)
 	}
 }

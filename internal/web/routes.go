@@ -12,6 +12,8 @@ func (s *Server) registerRoutes() {
 	// Public portal and language switch.
 	s.handle("GET /{$}", s.portalHome)
 	s.handle("GET /lang", s.switchLanguage)
+	s.handle("GET /catalog", s.catalogPageHandler)
+	s.handle("GET /catalog/{id}", s.catalogItemPage)
 	s.handle("GET /registry", s.registryLookupPage)
 	s.handle("GET /registry/{code}", s.certificatePage)
 
@@ -63,6 +65,7 @@ func (s *Server) registerRoutes() {
 	s.handle("POST /api/v1/audit/checkpoint/cosign", s.api(s.apiAuditCosign))
 	s.handle("GET /api/v1/audit/cosigners", s.apiAuditCosigners)
 	s.handle("POST /api/v1/audit/cosigners", s.api(s.apiAuditAddCosigner))
+	s.handle("GET /api/v1/catalog/search", s.apiCatalogSearch)
 	s.handle("GET /api/v1/registry/items", s.api(s.apiRegistryItems))
 	s.handle("GET /api/v1/registry/items/{id}", s.apiRegistryItem)
 	s.handle("GET /api/v1/registry/items/{id}/versions", s.api(s.apiRegistryVersions))

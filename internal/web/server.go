@@ -42,14 +42,17 @@ type Pinger interface {
 type Config struct {
 	Identity *identity.Service
 	Registry *registry.Service
-	Audit    *audit.Log
-	Tree     *audit.Tree
-	Catalog  *i18n.Catalog
-	Regions  *region.Table
-	DB       Pinger
-	Logger   *slog.Logger
-	Now      func() time.Time
-	Version  string
+	// Search ranks the catalog's text queries; nil falls back to the
+	// registry's substring match.
+	Search  Searcher
+	Audit   *audit.Log
+	Tree    *audit.Tree
+	Catalog *i18n.Catalog
+	Regions *region.Table
+	DB      Pinger
+	Logger  *slog.Logger
+	Now     func() time.Time
+	Version string
 	// InsecureCookies drops the Secure attribute, for plain-HTTP deployments
 	// reached by a name other than localhost; browsers accept Secure cookies
 	// on http://localhost and 127.0.0.1 already.
@@ -61,6 +64,7 @@ type Server struct {
 	cfg     Config
 	ids     *identity.Service
 	reg     *registry.Service
+	search  Searcher
 	audit   *audit.Log
 	tree    *audit.Tree
 	cat     *i18n.Catalog
@@ -83,7 +87,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{
-		cfg: cfg, ids: cfg.Identity, reg: cfg.Registry, audit: cfg.Audit, tree: cfg.Tree, cat: cfg.Catalog, regions: cfg.Regions,
+		cfg: cfg, ids: cfg.Identity, reg: cfg.Registry, search: cfg.Search, audit: cfg.Audit, tree: cfg.Tree, cat: cfg.Catalog, regions: cfg.Regions,
 		logger: cfg.Logger, now: cfg.Now, mux: http.NewServeMux(), metrics: newMetrics(cfg.Now()),
 	}
 	var err error

@@ -1,0 +1,204 @@
+package registry
+
+import (
+	"context"
+
+	"fmt"
+	"github.com/gongshu/gongshu/internal/identity"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// anyone is the anonymous visitor of the public catalog.
+var anyone = identity.Principal{}
+
+// Facets the public catalog browses by; each is a column of registry_items.
+var Facets = []string{"domain", "grade", "frequency", "department", "region"}
+
+var facetColumn = map[string]string{
+	"domain": "i.domain", "grade": "i.grade", "frequency": "i.frequency",
+	"department": "CAST(i.holder_org_id AS TEXT)", "region": "i.region_code",
+}
+
+// BrowseQuery selects public registered items by facet values (AND across
+// facets, OR within one) and, when IDs is not nil, among those items only
+// (the text search's hits).
+type BrowseQuery struct {
+	Kind    Kind
+	Filters map[string][]string
+	IDs     []int64
+	Offset  int
+	Limit   int
+}
+
+// FacetCount is how many items share a facet value.
+type FacetCount struct {
+	Value string `json:"value"`
+	Label string `json:"label,omitempty"`
+	Count int    `json:"count"`
+}
+
+// BrowseResult is a page of the catalog with its facet counts, each
+// counted with the other facets' filters applied.
+type BrowseResult struct {
+	Total  int                     `json:"total"`
+	Items  []Item                  `json:"items"`
+	Facets map[string][]FacetCount `json:"facets"`
+}
+
+// Browse lists the public catalog: registered, not cancelled, never any data.
+func (s *Service) Browse(ctx context.Context, q BrowseQuery) (BrowseResult, error) {
+	res := BrowseResult{Facets: map[string][]FacetCount{}}
+	if q.Limit <= 0 || q.Limit > 100 {
+		q.Limit = 20
+	}
+	kind := q.Kind
+	if kind == "" {
+		kind = KindResource
+	}
+	where := func(skip string) (string, []any) {
+		conds := []string{"i.live_version > 0", "i.status <> 'cancelled'", "i.kind = ?"}
+		args := []any{string(kind)}
+		for _, f := range Facets {
+			vals := q.Filters[f]
+			if f == skip || len(vals) == 0 {
+				continue
+			}
+			ph := strings.TrimSuffix(strings.Repeat("?, ", len(vals)), ", ")
+			conds = append(conds, facetColumn[f]+" IN ("+ph+")")
+			for _, v := range vals {
+				args = append(args, v)
+			}
+		}
+		if q.IDs != nil {
+			if len(q.IDs) == 0 {
+				conds = append(conds, "1 = 0")
+			} else {
+				ph := strings.TrimSuffix(strings.Repeat("?, ", len(q.IDs)), ", ")
+				conds = append(conds, "i.id IN ("+ph+")")
+				for _, id := range q.IDs {
+					args = append(args, id)
+				}
+			}
+		}
+		return " WHERE " + strings.Join(conds, " AND "), args
+	}
+	w, args := where("")
+	if err := s.db.QueryRow(ctx, "SELECT COUNT(*)"+itemFrom+w, args...).Scan(&res.Total); err != nil {
+		return res, fmt.Errorf("catalog count: %w", err)
+	}
+	rows, err := s.db.Query(ctx, "SELECT "+itemColumns+itemFrom+w+" ORDER BY i.updated_at DESC, i.id DESC LIMIT "+
+		strconv.Itoa(q.Limit)+" OFFSET "+strconv.Itoa(max(q.Offset, 0)), args...)
+	if err != nil {
+		return res, fmt.Errorf("catalog: %w", err)
+	}
+	for rows.Next() {
+		it, err := scanItem(rows)
+		if err != nil {
+			rows.Close()
+			return res, fmt.Errorf("catalog: %w", err)
+		}
+		res.Items = append(res.Items, it)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return res, err
+	}
+	for _, f := range Facets {
+		w, args := where(f)
+		col := facetColumn[f]
+		label := "''"
+		if f == "department" {
+			label = "MIN(o.name)"
+		}
+		rows, err := s.db.Query(ctx, "SELECT "+col+", "+label+", COUNT(*)"+itemFrom+w+" GROUP BY "+col, args...)
+		if err != nil {
+			return res, fmt.Errorf("catalog facet %s: %w", f, err)
+		}
+		var counts []FacetCount
+		for rows.Next() {
+			var c FacetCount
+			if err := rows.Scan(&c.Value, &c.Label, &c.Count); err != nil {
+				rows.Close()
+				return res, err
+			}
+			counts = append(counts, c)
+		}
+		rows.Close()
+		sort.Slice(counts, func(i, j int) bool {
+			if counts[i].Count != counts[j].Count {
+				return counts[i].Count > counts[j].Count
+			}
+			return counts[i].Value < counts[j].Value
+		})
+		res.Facets[f] = counts
+	}
+	return res, nil
+}
+
+// DataItems returns the declared data items of a public item's live version.
+func (s *Service) DataItems(ctx context.Context, id int64) ([]DataItem, error) {
+	rows, err := s.db.Query(ctx, "SELECT name, label, standard FROM registry_data_items WHERE item_id = ? ORDER BY name", id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []DataItem
+	for rows.Next() {
+		var d DataItem
+		if err := rows.Scan(&d.Name, &d.Label, &d.Standard); err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// DomainAliases are the everyday Chinese names of the domains, as people
+// type them into a search box.
+var DomainAliases = map[string]string{
+	"市场监管": "market", "市场": "market", "税务": "tax", "纳税": "tax", "社保": "social_security", "社会保险": "social_security",
+	"公积金": "housing_fund", "不动产": "real_estate", "房产": "real_estate", "交通": "transport", "公交": "transport",
+	"卫生": "health", "医疗": "health", "卫健": "health", "教育": "education", "公用事业": "utilities", "水电气": "utilities",
+	"电力": "utilities", "农业": "agriculture", "环境": "environment", "生态": "environment", "文旅": "culture_tourism",
+}
+
+// SearchIDs is the catalog's text search when no search index is wired:
+// a substring match on names, descriptions and declared data items of
+// public items: names that start with the text first, then names that
+// contain it, then the rest. The search index (internal/search) replaces
+// it with ranked bigram matching at scale.
+func (s *Service) SearchIDs(ctx context.Context, text string, kind Kind) ([]int64, error) {
+	if kind == "" {
+		kind = KindResource
+	}
+	like := "%" + strings.NewReplacer("%", "", "_", "").Replace(text) + "%"
+	// A domain's everyday name (社保, 公积金 …) finds its resources even
+	// when their names spell it out (社会保险).
+	domain := DomainAliases[strings.TrimSpace(text)]
+	prefix := strings.TrimPrefix(like, "%")
+	rows, err := s.db.Query(ctx, `SELECT i.id, CASE WHEN i.name LIKE ? THEN 0 WHEN i.name LIKE ? THEN 1 ELSE 2 END AS r FROM registry_items i
+		JOIN registry_versions v ON v.item_id = i.id AND v.version = i.live_version
+		WHERE i.live_version > 0 AND i.status <> 'cancelled' AND i.kind = ? AND (i.name LIKE ? OR v.fields LIKE ? OR i.domain = ?)
+		ORDER BY r, i.updated_at DESC LIMIT 1000`, prefix, like, string(kind), like, like, domain)
+	if err != nil {
+		return nil, fmt.Errorf("catalog search: %w", err)
+	}
+	defer rows.Close()
+	ids := []int64{}
+	for rows.Next() {
+		var id int64
+		var r int
+		if err := rows.Scan(&id, &r); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+// PublicVersions lists the versions of a public item (no reviewer's view).
+func (s *Service) PublicVersions(ctx context.Context, id int64) ([]Version, error) {
+	return s.Versions(ctx, anyone, id)
+}

@@ -1,0 +1,195 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/gongshu/gongshu/internal/apperr"
+	"github.com/gongshu/gongshu/internal/identity"
+	"github.com/gongshu/gongshu/internal/registry"
+)
+
+// Searcher ranks catalog items by a text query (internal/search behind
+// it); the catalog browses by facets without it.
+type Searcher interface {
+	// SearchIDs returns the IDs of public items of kind matching text,
+	// best first.
+	SearchIDs(ctx context.Context, text, kind string) ([]int64, error)
+}
+
+const maxQuery = 200
+
+type catalogQuery struct {
+	Text    string
+	Kind    registry.Kind
+	Filters map[string][]string
+	Page    int
+}
+
+func parseCatalogQuery(r *http.Request) (catalogQuery, error) {
+	v := r.URL.Query()
+	q := catalogQuery{Text: strings.TrimSpace(v.Get("q")), Kind: registry.Kind(v.Get("kind")), Filters: map[string][]string{}}
+	if utf8.RuneCountInString(q.Text) > maxQuery {
+		return q, apperr.New(apperr.Invalid, "registry.query_too_long", "max", strconv.Itoa(maxQuery)).OnField("q")
+	}
+	if q.Kind != "" && q.Kind != registry.KindResource && q.Kind != registry.KindProduct {
+		return q, apperr.New(apperr.Invalid, "registry.field_choice", "field", "@registry.field.type", "value", string(q.Kind), "allowed", "resource, product").OnField("kind")
+	}
+	for _, f := range registry.Facets {
+		if vals := v[f]; len(vals) > 0 {
+			q.Filters[f] = vals
+		}
+	}
+	if p := v.Get("page"); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil || n < 1 || n > 1000 {
+			return q, apperr.New(apperr.Invalid, "web.bad_number", "name", "page", "value", p).OnField("page")
+		}
+		q.Page = n - 1
+	}
+	return q, nil
+}
+
+const catalogPage = 20
+
+// browse runs a catalog query: facets always, ranked by relevance when
+// there is text to search.
+func (s *Server) browse(ctx context.Context, q catalogQuery) (registry.BrowseResult, error) {
+	bq := registry.BrowseQuery{Kind: q.Kind, Filters: q.Filters, Offset: q.Page * catalogPage, Limit: catalogPage}
+	if q.Text == "" {
+		return s.reg.Browse(ctx, bq)
+	}
+	var ids []int64
+	var err error
+	if s.search != nil {
+		ids, err = s.search.SearchIDs(ctx, q.Text, string(bq.Kind))
+	} else {
+		ids, err = s.reg.SearchIDs(ctx, q.Text, bq.Kind)
+	}
+	if err != nil {
+		return registry.BrowseResult{}, err
+	}
+	// Rank order: fetch every hit that passes the facets, order by rank, page.
+	bq.IDs, bq.Offset, bq.Limit = ids, 0, len(ids)
+	res, err := s.reg.Browse(ctx, bq)
+	if err != nil {
+		return res, err
+	}
+	rank := make(map[int64]int, len(ids))
+	for i, id := range ids {
+		rank[id] = i
+	}
+	slices.SortStableFunc(res.Items, func(a, b registry.Item) int { return rank[a.ID] - rank[b.ID] })
+	lo := min(q.Page*catalogPage, len(res.Items))
+	res.Items = res.Items[lo:min(lo+catalogPage, len(res.Items))]
+	return res, nil
+}
+
+type catalogData struct {
+	Query  catalogQuery
+	Result registry.BrowseResult
+	Facets []string
+	Pages  []int
+	Link   func(facet, value string) string
+}
+
+func (q catalogQuery) with(facet, value string) string {
+	v := url.Values{}
+	if q.Text != "" {
+		v.Set("q", q.Text)
+	}
+	for f, vals := range q.Filters {
+		for _, x := range vals {
+			if !(f == facet && x == value) {
+				v.Add(f, x)
+			}
+		}
+	}
+	if facet != "" && !slices.Contains(q.Filters[facet], value) {
+		v.Add(facet, value)
+	}
+	return "/catalog?" + v.Encode()
+}
+
+// catalogPageHandler is the public catalog: browse and search without login.
+func (s *Server) catalogPageHandler(w http.ResponseWriter, r *http.Request) {
+	q, err := parseCatalogQuery(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	res, err := s.browse(r.Context(), q)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	d := catalogData{Query: q, Result: res, Facets: registry.Facets, Link: q.with}
+	for p := 1; p <= (res.Total+catalogPage-1)/catalogPage && p <= 50; p++ {
+		d.Pages = append(d.Pages, p)
+	}
+	s.render(w, r, http.StatusOK, "catalog", d)
+}
+
+type catalogItemData struct {
+	Item     registry.Item
+	Resource *registry.ResourceForm
+	Items    []registry.DataItem
+	Versions []registry.Version
+}
+
+func (s *Server) catalogItemPage(w http.ResponseWriter, r *http.Request) {
+	id, err := pathID(r, "id")
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	it, err := s.reg.Get(r.Context(), identity.Principal{}, id)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	d := catalogItemData{Item: it}
+	if it.Kind == registry.KindResource {
+		f, err := it.Resource()
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		d.Resource = &f
+	}
+	if d.Items, err = s.reg.DataItems(r.Context(), id); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if d.Versions, err = s.reg.PublicVersions(r.Context(), id); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.render(w, r, http.StatusOK, "catalog_item", d)
+}
+
+// apiCatalogSearch is the catalog search as JSON (public).
+func (s *Server) apiCatalogSearch(w http.ResponseWriter, r *http.Request) {
+	q, err := parseCatalogQuery(r)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	res, err := s.browse(r.Context(), q)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if res.Items == nil {
+		res.Items = []registry.Item{}
+	}
+	for i := range res.Items {
+		res.Items[i].Fields = nil
+	}
+	writeJSON(w, http.StatusOK, res)
+}
