@@ -32,7 +32,7 @@ var resources = []resourceSpec{
 		Domain: "market", Classification: "市场监管/市场主体登记", Grade: "general-2", Frequency: "daily", SourceSystem: "江西省市场主体登记注册系统",
 		LegalBasis: "《市场主体登记管理条例》", StorageLocation: "省政务云", StorageMethod: "platform", AccessMethod: "authorized",
 		Standards: []string{"GB 32100", "GB/T 4754"},
-		Items: []registry.DataItem{item("uscc", "统一社会信用代码", "GB 32100"), item("industry", "国民经济行业", "GB/T 4754"), item("capital", "注册资本", ""), item("district", "所在区县", "GB/T 2260")}},
+		Items:     []registry.DataItem{item("uscc", "统一社会信用代码", "GB 32100"), item("industry", "国民经济行业", "GB/T 4754"), item("capital", "注册资本", ""), item("district", "所在区县", "GB/T 2260")}},
 		registry.Registered},
 	{"dept.tax", registry.ResourceForm{Name: "纳税信用等级评价结果", Description: "企业年度纳税信用等级评价结果（A、B、M、C、D），按年度更新。",
 		Domain: "tax", Classification: "税务/纳税信用", Grade: "general-3", Frequency: "yearly", SourceSystem: "金税系统",
