@@ -278,3 +278,17 @@ func (e *Engine) TableSchema(ctx context.Context, table string) (Schema, error) 
 	}
 	return Schema{Columns: cols}, nil
 }
+
+// BaselineReadCSV creates table straight from DuckDB's read_csv with its
+// defaults: no staging table, no hash, no checks. It exists only as the
+// baseline the ingest benchmark compares a full load against.
+func (e *Engine) BaselineReadCSV(ctx context.Context, table, path string) error {
+	if e.kind != DuckDB {
+		return fmt.Errorf("engine: the read_csv baseline needs DuckDB")
+	}
+	if err := checkIdent(table); err != nil {
+		return err
+	}
+	_, err := e.duck.ExecContext(ctx, "CREATE TABLE "+quoteIdent(table)+" AS SELECT * FROM read_csv("+quoteLiteral(path)+")")
+	return err
+}
