@@ -370,7 +370,10 @@ func IsDate(v string) bool {
 	if len(v) == 8 {
 		return validYMD(atoi(v[:4]), atoi(v[4:6]), atoi(v[6:8]))
 	}
-	v = strings.NewReplacer("年", "-", "月", "-", "日", "", "/", "-", ".", "-").Replace(v)
+	if v[0] < '0' || v[0] > '9' {
+		return false
+	}
+	v = dateSeparators.Replace(v)
 	p := strings.Split(v, "-")
 	if len(p) != 3 || len(p[0]) != 4 || len(p[1]) == 0 || len(p[1]) > 2 || len(p[2]) == 0 || len(p[2]) > 2 {
 		return false
@@ -378,7 +381,13 @@ func IsDate(v string) bool {
 	return validYMD(atoi(p[0]), atoi(p[1]), atoi(p[2]))
 }
 
+// dateSeparators rewrites the separators of the date forms IsDate accepts.
+var dateSeparators = strings.NewReplacer("年", "-", "月", "-", "日", "", "/", "-", ".", "-")
+
 func isGenderValue(v string) bool {
+	if len(v) > 6 {
+		return false
+	}
 	switch strings.ToLower(v) {
 	case "男", "女", "男性", "女性", "m", "f", "male", "female":
 		return true
@@ -406,7 +415,7 @@ func IsPersonName(v string) bool {
 		}
 	}
 	first, size := utf8.DecodeRuneInString(v)
-	if !strings.ContainsRune(surnames, first) {
+	if !surnameSet[first] {
 		return false
 	}
 	rest := utf8.RuneCountInString(v[size:])
@@ -416,6 +425,15 @@ func IsPersonName(v string) bool {
 // surnames holds the common single-character surnames (the top of the
 // national household registration statistics, which cover most people).
 const surnames = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤常温康施文牛樊葛邢安齐易乔伍庞颜倪庄聂章鲁岳翟殷詹申欧耿关兰焦俞左柳甘祝包宁尚符舒阮柯纪梅童凌毕单季裴霍涂成苗谷盛曲翁冉骆蓝路游辛靳管柴蒙鲍华喻祁蒲房滕屈饶解牟艾尤阳时穆农司卓古吉缪简车项连芦麦褚娄窦戚岑景党宫费卜冷晏席卫米柏宗瞿桂全佟应臧闵苟邬边卞姬师和仇栾隋商刁沙荣巫寇桑郎甄丛仲虞敖巩明佘池查麻苑迟邝"
+
+// surnameSet is surnames as a lookup table, built once.
+var surnameSet = func() map[rune]bool {
+	m := make(map[rune]bool, utf8.RuneCountInString(surnames))
+	for _, r := range surnames {
+		m[r] = true
+	}
+	return m
+}()
 
 var compoundSurnames = []string{"欧阳", "司马", "诸葛", "上官", "东方", "皇甫", "尉迟", "公孙", "慕容", "长孙", "宇文", "司徒", "令狐", "夏侯"}
 
