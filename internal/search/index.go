@@ -1,0 +1,204 @@
+package search
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/gongshu/gongshu/internal/apperr"
+	"github.com/gongshu/gongshu/internal/store"
+)
+
+// Document kinds.
+const (
+	KindResource = "resource"
+	KindProduct  = "product"
+)
+
+// FacetKeys are the facets a Document carries and a Query may filter on,
+// in the order results list them.
+var FacetKeys = [...]string{"department", "domain", "grade", "region", "frequency"}
+
+func facetIndex(key string) int {
+	for i, k := range FacetKeys {
+		if k == key {
+			return i
+		}
+	}
+	return -1
+}
+
+// Document is what the catalog shows of one registered resource or product:
+// its description, never its data. Documents are keyed by (Kind, ID).
+type Document struct {
+	ID int64
+	// Code is the resource's unified identifier.
+	Code        string
+	Kind        string
+	Name        string
+	Description string
+	// Columns holds column names and their Chinese labels.
+	Columns []string
+	// Facets maps the FacetKeys to stable codes (department = org id,
+	// region = GB/T 2260 code).
+	Facets map[string]string
+	// Public documents are the only ones the portal can find.
+	Public    bool
+	UpdatedAt time.Time
+}
+
+func (d Document) validate() error {
+	if d.Kind != KindResource && d.Kind != KindProduct {
+		return apperr.New(apperr.Invalid, "search.unknown_kind", "kind", d.Kind).OnField("kind")
+	}
+	for k := range d.Facets {
+		if facetIndex(k) < 0 {
+			return apperr.New(apperr.Invalid, "search.unknown_facet", "facet", k).OnField("facets")
+		}
+	}
+	return nil
+}
+
+// posting is one term's frequency in each field of one document.
+type posting struct{ name, cols, desc int }
+
+// analyze returns a document's postings and its field lengths in terms.
+func analyze(d Document) (map[string]*posting, [3]int) {
+	ps := map[string]*posting{}
+	var lens [3]int
+	get := func(t string) *posting {
+		p := ps[t]
+		if p == nil {
+			p = &posting{}
+			ps[t] = p
+		}
+		return p
+	}
+	tokens(d.Name, true, func(t string) { get(t).name++; lens[0]++ })
+	for _, c := range d.Columns {
+		tokens(c, false, func(t string) { get(t).cols++; lens[1]++ })
+	}
+	tokens(d.Description, false, func(t string) { get(t).desc++; lens[2]++ })
+	// The code is searchable as a word of the name (an exact identifier).
+	tokens(d.Code, false, func(t string) { get(t).name++ })
+	return ps, lens
+}
+
+// Index adds or replaces a document inside the caller's transaction, so the
+// catalog's index commits or rolls back with the registry change itself.
+func Index(ctx context.Context, tx *store.Tx, d Document) error {
+	if err := d.validate(); err != nil {
+		return err
+	}
+	if err := Remove(ctx, tx, d.Kind, d.ID); err != nil {
+		return err
+	}
+	return insertDocs(ctx, tx, []Document{d})
+}
+
+// Remove takes a document out of the index inside the caller's transaction;
+// removing a document that is not indexed is not an error.
+func Remove(ctx context.Context, tx *store.Tx, kind string, id int64) error {
+	var public int
+	f := make([]string, len(FacetKeys))
+	err := tx.QueryRow(ctx, `SELECT public, department, domain, grade, region, frequency
+		FROM search_docs WHERE kind = ? AND id = ?`, kind, id).Scan(&public, &f[0], &f[1], &f[2], &f[3], &f[4])
+	if err != nil {
+		if isNoRows(err) {
+			return nil
+		}
+		return fmt.Errorf("search remove %s %d: %w", kind, id, err)
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM search_postings WHERE kind = ? AND doc_id = ?`, kind, id); err != nil {
+		return fmt.Errorf("search remove %s %d postings: %w", kind, id, err)
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM search_docs WHERE kind = ? AND id = ?`, kind, id); err != nil {
+		return fmt.Errorf("search remove %s %d: %w", kind, id, err)
+	}
+	for i, k := range FacetKeys {
+		if _, err := tx.Exec(ctx, `UPDATE search_facets SET n = n - 1
+			WHERE kind = ? AND public = ? AND facet = ? AND value = ?`, kind, public, k, f[i]); err != nil {
+			return fmt.Errorf("search remove %s %d facets: %w", kind, id, err)
+		}
+	}
+	return nil
+}
+
+// insertDocs inserts documents known not to be indexed, batching postings
+// into multi-row statements; seeding a large catalog goes through here.
+func insertDocs(ctx context.Context, tx *store.Tx, docs []Document) error {
+	type facetKey struct {
+		kind   string
+		public int
+		facet  string
+		value  string
+	}
+	counts := map[facetKey]int{}
+	const batch = 400
+	var sb strings.Builder
+	args := make([]any, 0, batch*6)
+	rows := 0
+	flush := func() error {
+		if rows == 0 {
+			return nil
+		}
+		if _, err := tx.Exec(ctx, sb.String(), args...); err != nil {
+			return fmt.Errorf("search index postings: %w", err)
+		}
+		sb.Reset()
+		args = args[:0]
+		rows = 0
+		return nil
+	}
+	for _, d := range docs {
+		if err := d.validate(); err != nil {
+			return err
+		}
+		ps, lens := analyze(d)
+		pub := 0
+		if d.Public {
+			pub = 1
+		}
+		fv := make([]any, len(FacetKeys))
+		for i, k := range FacetKeys {
+			v := d.Facets[k]
+			fv[i] = v
+			counts[facetKey{d.Kind, pub, k, v}]++
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO search_docs (kind, id, code, name, public, updated_at,
+			department, domain, grade, region, frequency, name_len, cols_len, desc_len)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			d.Kind, d.ID, d.Code, d.Name, pub, d.UpdatedAt.UnixMicro(),
+			fv[0], fv[1], fv[2], fv[3], fv[4], lens[0], lens[1], lens[2])
+		if err != nil {
+			return fmt.Errorf("search index %s %d: %w", d.Kind, d.ID, err)
+		}
+		for t, p := range ps {
+			if rows == 0 {
+				sb.WriteString(`INSERT INTO search_postings (term, kind, doc_id, tf_name, tf_cols, tf_desc) VALUES (?, ?, ?, ?, ?, ?)`)
+			} else {
+				sb.WriteString(`, (?, ?, ?, ?, ?, ?)`)
+			}
+			args = append(args, t, d.Kind, d.ID, p.name, p.cols, p.desc)
+			rows++
+			if rows == batch {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	for k, n := range counts {
+		_, err := tx.Exec(ctx, `INSERT INTO search_facets (kind, public, facet, value, n) VALUES (?, ?, ?, ?, ?)
+			ON CONFLICT (kind, public, facet, value) DO UPDATE SET n = search_facets.n + excluded.n`,
+			k.kind, k.public, k.facet, k.value, n)
+		if err != nil {
+			return fmt.Errorf("search index facets: %w", err)
+		}
+	}
+	return nil
+}
