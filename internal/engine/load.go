@@ -27,7 +27,8 @@ var ErrExists = errors.New("engine: table already exists")
 // renames it only once complete, so a failed or cancelled load (ctx) leaves
 // no table behind. progress, when not nil, is called now and then with the
 // bytes read so far (rows -1 while unknown) and once at the end with both;
-// it may be called from another goroutine, never concurrently.
+// it may be called from another goroutine, never concurrently. A failed
+// load still reports the bytes and hash of the source when it read it all.
 func (e *Engine) Load(ctx context.Context, table string, src Source, progress func(bytes, rows int64)) (LoadResult, error) {
 	if err := checkIdent(table); err != nil {
 		return LoadResult{}, err
@@ -113,7 +114,8 @@ func (e *Engine) Load(ctx context.Context, table string, src Source, progress fu
 		if cerr := ctx.Err(); cerr != nil && !errors.Is(err, cerr) {
 			err = fmt.Errorf("%w (%w)", cerr, err)
 		}
-		return LoadResult{}, fmt.Errorf("load %s from %s: %w", table, src.Name(), err)
+		// What was read is still reported, for the failure's audit entry.
+		return LoadResult{Table: table, Bytes: h.n, SHA256: h.sum}, fmt.Errorf("load %s from %s: %w", table, src.Name(), err)
 	}
 	res.SHA256, res.Bytes = h.sum, h.n
 	if progress != nil {

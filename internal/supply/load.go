@@ -111,6 +111,11 @@ func (s *Service) Load(ctx context.Context, p identity.Principal, resourceID int
 	e.Set("table", v.Table)
 	loaded, err := s.eng.Load(ctx, v.Table, src, progress)
 	if err != nil {
+		e.Set("rows", 0)
+		if loaded.SHA256 != "" {
+			e.Set("bytes", loaded.Bytes)
+			e.Set("sha256", loaded.SHA256)
+		}
 		if ctx.Err() != nil {
 			return Version{}, s.log.Refuse(ctx, e, fmt.Errorf("load %s: %w", v.Table, err))
 		}

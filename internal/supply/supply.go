@@ -91,7 +91,9 @@ type ColumnProfile struct {
 }
 
 // Engine is the part of the domain supply uses. Load must leave no table
-// behind when it fails; Drop undoes a load the control plane could not record.
+// behind when it fails (and may still report the source's bytes and hash
+// then, for the audit entry); Drop undoes a load the control plane could
+// not record.
 type Engine interface {
 	Infer(ctx context.Context, src Source, sampleRows int) ([]Column, [][]string, error)
 	Load(ctx context.Context, table string, src Source, progress func(bytes, rows int64)) (Loaded, error)

@@ -36,10 +36,7 @@ func (a adapter) Infer(ctx context.Context, src supply.Source, n int) ([]supply.
 
 func (a adapter) Load(ctx context.Context, table string, src supply.Source, progress func(bytes, rows int64)) (supply.Loaded, error) {
 	r, err := a.e.Load(ctx, table, source(src), progress)
-	if err != nil {
-		return supply.Loaded{}, err
-	}
-	return supply.Loaded{Table: r.Table, Columns: columns(r.Schema.Columns), Rows: r.Rows, Bytes: r.Bytes, SHA256: r.SHA256}, nil
+	return supply.Loaded{Table: r.Table, Columns: columns(r.Schema.Columns), Rows: r.Rows, Bytes: r.Bytes, SHA256: r.SHA256}, err
 }
 
 func (a adapter) Profile(ctx context.Context, table string, skip map[string]bool) ([]supply.ColumnProfile, error) {

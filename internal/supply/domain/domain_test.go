@@ -13,6 +13,7 @@ import (
 	"github.com/gongshu/gongshu/internal/engine"
 	"github.com/gongshu/gongshu/internal/identity"
 	"github.com/gongshu/gongshu/internal/pii"
+	"github.com/gongshu/gongshu/internal/store"
 	"github.com/gongshu/gongshu/internal/store/storetest"
 	"github.com/gongshu/gongshu/internal/supply"
 )
@@ -20,18 +21,29 @@ import (
 // TestSupplyOnRealEngine runs a load, a failed load and tag proposals
 // through supply on DuckDB.
 func TestSupplyOnRealEngine(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) { supplyOnRealEngine(t, db) })
+}
+
+func supplyOnRealEngine(t *testing.T, db *store.DB) {
 	ctx := context.Background()
 	eng, err := engine.Open(ctx, t.TempDir(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer eng.Close()
-	db := storetest.SQLite(t)
-	svc := supply.NewService(db, audit.New(db, time.Now), Adapt(eng),
+	log := audit.New(db, time.Now)
+	svc := supply.NewService(db, log, Adapt(eng),
 		oneResource{ID: 3, Code: "R3", HolderOrgID: 1, Grade: "general-3"}, time.Now)
 	p := identity.Principal{UserID: 1, Login: "dept", OrgID: 1, OrgType: identity.OrgDepartment, Roles: []identity.Role{identity.RoleDepartment}}
 	if _, err := svc.Load(ctx, p, 3, supply.Source{Format: supply.CSV, Path: "../../engine/testdata/malformed.csv"}, nil); err == nil {
 		t.Fatal("malformed CSV loaded")
+	}
+	es, err := log.List(ctx, audit.Filter{Action: supply.ActionLoad})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(es) != 1 || es[0].Outcome != audit.Refused || es[0].Details["sha256"] == nil {
+		t.Fatalf("failed load audited as %+v", es)
 	}
 	v, err := svc.Load(ctx, p, 3, supply.Source{Format: supply.XLSX, Path: "../../engine/testdata/enterprises.xlsx", Sheet: "企业"}, nil)
 	if err != nil {
