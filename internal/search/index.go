@@ -3,6 +3,7 @@ package search
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -135,22 +136,13 @@ func insertDocs(ctx context.Context, tx *store.Tx, docs []Document) error {
 		value  string
 	}
 	counts := map[facetKey]int{}
-	const batch = 400
-	var sb strings.Builder
-	args := make([]any, 0, batch*6)
-	rows := 0
-	flush := func() error {
-		if rows == 0 {
-			return nil
-		}
-		if _, err := tx.Exec(ctx, sb.String(), args...); err != nil {
-			return fmt.Errorf("search index postings: %w", err)
-		}
-		sb.Reset()
-		args = args[:0]
-		rows = 0
-		return nil
+	type row struct {
+		term string
+		kind string
+		id   int64
+		p    *posting
 	}
+	var all []row
 	for _, d := range docs {
 		if err := d.validate(); err != nil {
 			return err
@@ -175,22 +167,38 @@ func insertDocs(ctx context.Context, tx *store.Tx, docs []Document) error {
 			return fmt.Errorf("search index %s %d: %w", d.Kind, d.ID, err)
 		}
 		for t, p := range ps {
-			if rows == 0 {
-				sb.WriteString(`INSERT INTO search_postings (term, kind, doc_id, tf_name, tf_cols, tf_desc) VALUES (?, ?, ?, ?, ?, ?)`)
-			} else {
-				sb.WriteString(`, (?, ?, ?, ?, ?, ?)`)
-			}
-			args = append(args, t, d.Kind, d.ID, p.name, p.cols, p.desc)
-			rows++
-			if rows == batch {
-				if err := flush(); err != nil {
-					return err
-				}
-			}
+			all = append(all, row{t, d.Kind, d.ID, p})
 		}
 	}
-	if err := flush(); err != nil {
-		return err
+	// In key order, a large batch appends to each term's run of the index
+	// instead of touching pages at random.
+	sort.Slice(all, func(i, j int) bool {
+		a, b := &all[i], &all[j]
+		if a.term != b.term {
+			return a.term < b.term
+		}
+		if a.kind != b.kind {
+			return a.kind < b.kind
+		}
+		return a.id < b.id
+	})
+	const batch = 1000
+	var sb strings.Builder
+	args := make([]any, 0, batch*6)
+	for start := 0; start < len(all); start += batch {
+		sb.Reset()
+		args = args[:0]
+		sb.WriteString(`INSERT INTO search_postings (term, kind, doc_id, tf_name, tf_cols, tf_desc) VALUES `)
+		for i, r := range all[start:min(start+batch, len(all))] {
+			if i > 0 {
+				sb.WriteString(", ")
+			}
+			sb.WriteString("(?, ?, ?, ?, ?, ?)")
+			args = append(args, r.term, r.kind, r.id, r.p.name, r.p.cols, r.p.desc)
+		}
+		if _, err := tx.Exec(ctx, sb.String(), args...); err != nil {
+			return fmt.Errorf("search index postings: %w", err)
+		}
 	}
 	for k, n := range counts {
 		_, err := tx.Exec(ctx, `INSERT INTO search_facets (kind, public, facet, value, n) VALUES (?, ?, ?, ?, ?)
