@@ -47,6 +47,9 @@ func browse(ctx context.Context, db *store.DB, q Query) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	if active == 1 {
+		return browseOne(ctx, db, q, f, kept)
+	}
 	counts := newCounts()
 	for i := range FacetKeys {
 		others := active
@@ -124,4 +127,64 @@ func keptCounts(ctx context.Context, db *store.DB, q Query) (counts, error) {
 		c[facetIndex(k)][v] = n
 	}
 	return c, rows.Err()
+}
+
+// browseOne answers a browse with one facet filtered, the portal's common
+// case, in one read: that facet's counts are the kept ones, the others are
+// counted over the documents the filter selects.
+func browseOne(ctx context.Context, db *store.DB, q Query, f *filter, kept counts) (Result, error) {
+	w, args := q.scope("")
+	parts := []string{}
+	if w != "" {
+		parts = append(parts, w)
+	}
+	which := 0
+	for i, m := range f.allowed {
+		if m == nil {
+			continue
+		}
+		which = i
+		ph := make([]string, 0, len(m))
+		for v := range m {
+			ph = append(ph, "?")
+			args = append(args, v)
+		}
+		parts = append(parts, FacetKeys[i]+" IN ("+strings.Join(ph, ", ")+")")
+	}
+	rows, err := db.Query(ctx, `SELECT kind, id, updated_at, department, domain, grade, region, frequency
+		FROM search_docs WHERE `+strings.Join(parts, " AND "), args...)
+	if err != nil {
+		return Result{}, err
+	}
+	defer rows.Close()
+	c := newCounts()
+	c[which] = kept[which]
+	var cands []candidate
+	var x candidate
+	for rows.Next() {
+		if err := rows.Scan(&x.hit.Kind, &x.hit.ID, &x.updated, &x.facets[0], &x.facets[1], &x.facets[2], &x.facets[3], &x.facets[4]); err != nil {
+			return Result{}, err
+		}
+		for i := range x.facets {
+			if i != which {
+				c[i][x.facets[i]]++
+			}
+		}
+		cands = append(cands, x)
+	}
+	if err := rows.Err(); err != nil {
+		return Result{}, err
+	}
+	rows.Close()
+	sortCandidates(cands)
+	res := Result{Total: len(cands), Hits: []Hit{}, Facets: c.list()}
+	page := cands[min(q.Offset, len(cands)):min(q.Offset+q.Limit, len(cands))]
+	for _, p := range page {
+		h := p.hit
+		if err := db.QueryRow(ctx, `SELECT code, name FROM search_docs WHERE kind = ? AND id = ?`, h.Kind, h.ID).Scan(&h.Code, &h.Name); err != nil {
+			return Result{}, err
+		}
+		res.Hits = append(res.Hits, h)
+	}
+	return res, nil
 }

@@ -276,6 +276,16 @@ func match(ctx context.Context, db *store.DB, q Query, terms []string) (Result, 
 	if err := rows.Err(); err != nil {
 		return Result{}, err
 	}
+	sortCandidates(cands)
+	res := Result{Total: len(cands), Hits: []Hit{}, Facets: counts.list()}
+	for i := q.Offset; i < len(cands) && i < q.Offset+q.Limit; i++ {
+		res.Hits = append(res.Hits, cands[i].hit)
+	}
+	return res, nil
+}
+
+// sortCandidates orders by score, then newest first, then a stable key.
+func sortCandidates(cands []candidate) {
 	sort.Slice(cands, func(i, j int) bool {
 		a, b := &cands[i], &cands[j]
 		if a.hit.Score != b.hit.Score {
@@ -289,11 +299,6 @@ func match(ctx context.Context, db *store.DB, q Query, terms []string) (Result, 
 		}
 		return a.hit.ID > b.hit.ID
 	})
-	res := Result{Total: len(cands), Hits: []Hit{}, Facets: counts.list()}
-	for i := q.Offset; i < len(cands) && i < q.Offset+q.Limit; i++ {
-		res.Hits = append(res.Hits, cands[i].hit)
-	}
-	return res, nil
 }
 
 func emptyResult() Result {

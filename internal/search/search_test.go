@@ -147,6 +147,10 @@ func TestBrowseNewestFirstAndPages(t *testing.T) {
 		if !reflect.DeepEqual(got, all) {
 			t.Errorf("pages = %v, want %v", got, all)
 		}
+		f := mustSearch(t, ctx, db, Query{Filters: map[string][]string{"region": {"360100"}}, Offset: 1, Limit: 2})
+		if got, want := codes(f), []string{"R-003", "R-010"}; !reflect.DeepEqual(got, want) || f.Hits[0].Name != "纳税信用等级" {
+			t.Errorf("filtered browse page 2 = %+v, want %v", f.Hits, want)
+		}
 		p := mustSearch(t, ctx, db, Query{Text: "企业", Offset: 1, Limit: 2})
 		if got, want := codes(p), []string{"P-001", "R-003"}; !reflect.DeepEqual(got, want) || p.Total != 4 {
 			t.Errorf("page 2 of 企业 = %v (total %d), want %v (total 4)", got, p.Total, want)
