@@ -104,9 +104,10 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		cfg.Logger.Info("audit log verified", "entries", res.Entries, "checkpoint", res.Size, "took", res.Duration, "suite", tree.Suite())
 	}
 	ids := identity.NewService(db, log, regions, cfg.Now, cfg.Identity)
-	reg := registry.New(db, log, ids, regions, workday.Default(), cfg.Now, nil)
+	index := registry.NewSearchIndex(db)
+	reg := registry.New(db, log, ids, regions, workday.Default(), cfg.Now, index)
 	srv, err := web.New(web.Config{
-		Identity: ids, Registry: reg, Audit: log, Tree: tree, Catalog: cat, Regions: regions, DB: db, Logger: cfg.Logger,
+		Identity: ids, Registry: reg, Search: index, Audit: log, Tree: tree, Catalog: cat, Regions: regions, DB: db, Logger: cfg.Logger,
 		Now: cfg.Now, Version: cfg.Version, InsecureCookies: cfg.InsecureCookies,
 	})
 	if err != nil {

@@ -86,7 +86,7 @@ var resources = []resourceSpec{
 func SeedRegistry(ctx context.Context, db *store.DB, log *audit.Log, ids *identity.Service, regions *region.Table,
 	cal *workday.Calendar, creds Credentials, now time.Time) error {
 	clock := now.AddDate(0, 0, -45)
-	reg := registry.New(db, log, ids, regions, cal, func() time.Time { return clock }, nil)
+	reg := registry.New(db, log, ids, regions, cal, func() time.Time { return clock }, registry.NewSearchIndex(db))
 	who := func(login string) (identity.Principal, error) {
 		for _, a := range creds.Accounts {
 			if a.Login == login {

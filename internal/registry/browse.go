@@ -202,3 +202,35 @@ func (s *Service) SearchIDs(ctx context.Context, text string, kind Kind) ([]int6
 func (s *Service) PublicVersions(ctx context.Context, id int64) ([]Version, error) {
 	return s.Versions(ctx, anyone, id)
 }
+
+// PublicAfter returns up to n public resources with IDs above after, in ID
+// order, each with its live version's form: the DCAT export pages through
+// the whole catalog with it, never holding more than a page.
+func (s *Service) PublicAfter(ctx context.Context, after int64, n int) ([]Item, error) {
+	rows, err := s.db.Query(ctx, "SELECT "+itemColumns+", v.fields"+itemFrom+
+		" JOIN registry_versions v ON v.item_id = i.id AND v.version = i.live_version"+
+		" WHERE i.live_version > 0 AND i.status <> 'cancelled' AND i.kind = 'resource' AND i.id > ? ORDER BY i.id LIMIT "+strconv.Itoa(n), after)
+	if err != nil {
+		return nil, fmt.Errorf("catalog export: %w", err)
+	}
+	defer rows.Close()
+	var out []Item
+	for rows.Next() {
+		var fields string
+		it, err := scanItem(scanPlus{rows, &fields})
+		if err != nil {
+			return nil, fmt.Errorf("catalog export: %w", err)
+		}
+		it.Fields = []byte(fields)
+		out = append(out, it)
+	}
+	return out, rows.Err()
+}
+
+// scanPlus scans an item's columns followed by more destinations.
+type scanPlus struct {
+	r    rowScanner
+	more any
+}
+
+func (s scanPlus) Scan(dest ...any) error { return s.r.Scan(append(dest, s.more)...) }

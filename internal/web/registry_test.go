@@ -84,6 +84,8 @@ func registryCases(e *env) []apiCase {
 	reviewers := []string{"admin", "authority", "nc.authority", "agency", "regulator.cac"}
 	return []apiCase{
 		{route: "GET /api/v1/catalog/search", call: get("/api/v1/catalog/search?q=" + url.QueryEscape("市场")), allowed: everyone, public: true},
+		{route: "GET /api/v1/catalog.jsonld", call: get("/api/v1/catalog.jsonld"), allowed: everyone, public: true},
+		{route: "GET /api/v1/catalog/datasets/{id}", call: get(fmt.Sprint("/api/v1/catalog/datasets/", public.ID)), allowed: everyone, public: true},
 		{route: "GET /api/v1/registry/items", call: get("/api/v1/registry/items?kind=resource"), allowed: everyone},
 		{route: "GET /api/v1/registry/items/{id}", call: get(fmt.Sprint("/api/v1/registry/items/", public.ID)), allowed: everyone, public: true},
 		{route: "GET /api/v1/registry/items/{id}/versions", call: get(fmt.Sprint("/api/v1/registry/items/", public.ID, "/versions")), allowed: everyone},
@@ -206,6 +208,15 @@ func TestCatalog(t *testing.T) {
 	}
 	if r := e.api("GET", "/api/v1/catalog/search?q="+strings.Repeat("数", 201), "", nil); r.status != http.StatusBadRequest || !strings.Contains(r.body, "查询词过长") {
 		t.Fatalf("long query: %d %s", r.status, r.body)
+	}
+	// The DCAT export: valid JSON-LD with the DCAT and DCTERMS vocabularies,
+	// every registered resource, nothing pending.
+	var ld map[string]any
+	e.api("GET", "/api/v1/catalog.jsonld", "", nil).json(t, &ld)
+	ctxs, _ := ld["@context"].(map[string]any)
+	sets, _ := ld["dcat:dataset"].([]any)
+	if ctxs["dcat"] != "http://www.w3.org/ns/dcat#" || ctxs["dcterms"] != "http://purl.org/dc/terms/" || ld["@type"] != "dcat:Catalog" || len(sets) != 7 {
+		t.Fatalf("catalog.jsonld: context %v, %d datasets", ctxs, len(sets))
 	}
 	e.api("GET", "/api/v1/catalog/search?q="+url.QueryEscape("社保"), "", nil).json(t, &res)
 	r = anon.get(fmt.Sprint("/catalog/", res.Items[0].ID))

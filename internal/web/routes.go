@@ -66,6 +66,8 @@ func (s *Server) registerRoutes() {
 	s.handle("GET /api/v1/audit/cosigners", s.apiAuditCosigners)
 	s.handle("POST /api/v1/audit/cosigners", s.api(s.apiAuditAddCosigner))
 	s.handle("GET /api/v1/catalog/search", s.apiCatalogSearch)
+	s.handle("GET /api/v1/catalog.jsonld", s.apiCatalogJSONLD)
+	s.handle("GET /api/v1/catalog/datasets/{id}", s.apiCatalogDataset)
 	s.handle("GET /api/v1/registry/items", s.api(s.apiRegistryItems))
 	s.handle("GET /api/v1/registry/items/{id}", s.apiRegistryItem)
 	s.handle("GET /api/v1/registry/items/{id}/versions", s.api(s.apiRegistryVersions))

@@ -1,0 +1,90 @@
+package registry
+
+import (
+	"context"
+	"encoding/json"
+	"strconv"
+
+	"github.com/gongshu/gongshu/internal/search"
+	"github.com/gongshu/gongshu/internal/store"
+)
+
+// SearchIndex keeps the catalog's search index (internal/search) in step
+// with registrations, in the registration's own transaction, and answers
+// the catalog's text queries from it.
+type SearchIndex struct {
+	db *store.DB
+}
+
+// NewSearchIndex returns the index over db.
+func NewSearchIndex(db *store.DB) *SearchIndex { return &SearchIndex{db: db} }
+
+// domainWords are added to a resource's searchable text so that the
+// everyday name of its domain finds it (社保 → 社会保险参保缴费信息).
+func domainWords(domain string) string {
+	var out string
+	for alias, d := range DomainAliases {
+		if d == domain {
+			out += " " + alias
+		}
+	}
+	return out
+}
+
+// Index implements Indexer: a public item is (re)indexed with its live
+// version, any other is removed from the portal's view.
+func (x *SearchIndex) Index(ctx context.Context, tx *store.Tx, it Item) error {
+	kind := search.KindResource
+	if it.Kind == KindProduct {
+		kind = search.KindProduct
+	}
+	if !it.Public() || it.Status == Cancelled {
+		return search.Remove(ctx, tx, kind, it.ID)
+	}
+	d := search.Document{ID: it.ID, Code: it.Code, Kind: kind, Name: it.Name, Public: true, UpdatedAt: it.UpdatedAt,
+		Facets: map[string]string{"department": strconv.FormatInt(it.HolderOrgID, 10), "region": it.Region}}
+	switch it.Kind {
+	case KindResource:
+		var f ResourceForm
+		if err := json.Unmarshal(it.Fields, &f); err != nil {
+			return err
+		}
+		d.Description = f.Description + " " + f.Classification + domainWords(f.Domain)
+		for _, c := range f.Items {
+			d.Columns = append(d.Columns, c.Name, c.Label)
+		}
+		d.Facets["domain"], d.Facets["grade"], d.Facets["frequency"] = f.Domain, f.Grade, f.Frequency
+	case KindProduct:
+		var f ProductForm
+		if err := json.Unmarshal(it.Fields, &f); err != nil {
+			return err
+		}
+		d.Description = f.Description
+	}
+	return search.Index(ctx, tx, d)
+}
+
+// SearchIDs returns the public items of kind matching text, best first
+// (at most 500).
+func (x *SearchIndex) SearchIDs(ctx context.Context, text, kind string) ([]int64, error) {
+	if kind == "" {
+		kind = string(KindResource)
+	}
+	var ids []int64
+	for off := 0; off < 500; off += 100 {
+		res, err := search.Search(ctx, x.db, search.Query{Text: text, Kind: kind, Offset: off, Limit: 100})
+		if err != nil {
+			return nil, err
+		}
+		for _, h := range res.Hits {
+			ids = append(ids, h.ID)
+		}
+		if len(res.Hits) < 100 {
+			break
+		}
+	}
+	if ids == nil {
+		ids = []int64{}
+	}
+	return ids, nil
+}
