@@ -179,12 +179,11 @@ func browseOne(ctx context.Context, db *store.DB, q Query, f *filter, kept count
 	sortCandidates(cands)
 	res := Result{Total: len(cands), Hits: []Hit{}, Facets: c.list()}
 	page := cands[min(q.Offset, len(cands)):min(q.Offset+q.Limit, len(cands))]
+	if err := names(ctx, db, page); err != nil {
+		return Result{}, err
+	}
 	for _, p := range page {
-		h := p.hit
-		if err := db.QueryRow(ctx, `SELECT code, name FROM search_docs WHERE kind = ? AND id = ?`, h.Kind, h.ID).Scan(&h.Code, &h.Name); err != nil {
-			return Result{}, err
-		}
-		res.Hits = append(res.Hits, h)
+		res.Hits = append(res.Hits, p.hit)
 	}
 	return res, nil
 }

@@ -123,6 +123,7 @@ type candidate struct {
 	hit     Hit
 	updated int64
 	facets  [len(FacetKeys)]string
+	inName  bool
 }
 
 // Search runs a query against the index.
@@ -205,7 +206,7 @@ func match(ctx context.Context, db *store.DB, q Query, terms []string) (Result, 
 	// SQLite keeps a CROSS JOIN's order, so the rarest term's postings are
 	// the outer loop; PostgreSQL plans the same text freely.
 	var sb strings.Builder
-	sb.WriteString(`SELECT d.kind, d.id, d.code, d.name, d.updated_at, d.department, d.domain, d.grade, d.region, d.frequency,
+	sb.WriteString(`SELECT d.kind, d.id, d.updated_at, d.department, d.domain, d.grade, d.region, d.frequency,
 		d.name_len, d.cols_len, d.desc_len`)
 	for i := range terms {
 		fmt.Fprintf(&sb, ", p%d.tf_name, p%d.tf_cols, p%d.tf_desc", i, i, i)
@@ -235,16 +236,16 @@ func match(ctx context.Context, db *store.DB, q Query, terms []string) (Result, 
 	var cands []candidate
 	counts := newCounts()
 	tfs := make([]int, 3*len(terms))
-	dest := make([]any, 13+len(tfs))
+	dest := make([]any, 11+len(tfs))
 	var c candidate
 	var lens [3]int
-	dest[0], dest[1], dest[2], dest[3], dest[4] = &c.hit.Kind, &c.hit.ID, &c.hit.Code, &c.hit.Name, &c.updated
+	dest[0], dest[1], dest[2] = &c.hit.Kind, &c.hit.ID, &c.updated
 	for i := range FacetKeys {
-		dest[5+i] = &c.facets[i]
+		dest[3+i] = &c.facets[i]
 	}
-	dest[10], dest[11], dest[12] = &lens[0], &lens[1], &lens[2]
+	dest[8], dest[9], dest[10] = &lens[0], &lens[1], &lens[2]
 	for i := range tfs {
-		dest[13+i] = &tfs[i]
+		dest[11+i] = &tfs[i]
 	}
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
@@ -262,26 +263,110 @@ func match(ctx context.Context, db *store.DB, q Query, terms []string) (Result, 
 			}
 			score += idf[i] * (wName*bm25(tn, lens[0], avgName) + wCols*bm25(tc, lens[1], avgCols) + wDesc*bm25(td, lens[2], avgDesc))
 		}
+		c.inName = inName
 		if inName {
 			score += boostAll
-			if n := normalize(c.hit.Name); n == norm {
-				score += boostExact
-			} else if strings.HasPrefix(n, norm) {
-				score += boostPref
-			}
 		}
-		c.hit.Score = math.Round(score*1e4) / 1e4
+		c.hit.Score = score
 		cands = append(cands, c)
 	}
 	if err := rows.Err(); err != nil {
 		return Result{}, err
 	}
 	sortCandidates(cands)
+	if err := boostNames(ctx, db, cands, q.Offset+q.Limit+boostWindow, norm); err != nil {
+		return Result{}, err
+	}
 	res := Result{Total: len(cands), Hits: []Hit{}, Facets: counts.list()}
-	for i := q.Offset; i < len(cands) && i < q.Offset+q.Limit; i++ {
-		res.Hits = append(res.Hits, cands[i].hit)
+	page := cands[min(q.Offset, len(cands)):min(q.Offset+q.Limit, len(cands))]
+	if err := names(ctx, db, page); err != nil {
+		return Result{}, err
+	}
+	for _, p := range page {
+		p.hit.Score = math.Round(p.hit.Score*1e4) / 1e4
+		res.Hits = append(res.Hits, p.hit)
 	}
 	return res, nil
+}
+
+// boostWindow is how far past the requested page the exact-name and
+// name-prefix boosts look. Reading every match's name would cost a string
+// per row; a name equal to or starting with the query is short and holds
+// every term, so its BM25 score already places it near the top.
+const boostWindow = 200
+
+// boostNames reads the names of the first n candidates that hold every
+// term in their name, boosts exact and prefix matches, and re-sorts.
+func boostNames(ctx context.Context, db *store.DB, cands []candidate, n int, norm string) error {
+	top := cands[:min(n, len(cands))]
+	var named []candidate
+	idx := []int{}
+	for i := range top {
+		if top[i].inName {
+			named = append(named, top[i])
+			idx = append(idx, i)
+		}
+	}
+	if len(named) == 0 {
+		return nil
+	}
+	if err := names(ctx, db, named); err != nil {
+		return err
+	}
+	for j, i := range idx {
+		cands[i].hit.Code, cands[i].hit.Name = named[j].hit.Code, named[j].hit.Name
+		if nn := normalize(named[j].hit.Name); nn == norm {
+			cands[i].hit.Score += boostExact
+		} else if strings.HasPrefix(nn, norm) {
+			cands[i].hit.Score += boostPref
+		}
+	}
+	sortCandidates(top)
+	return nil
+}
+
+// names fills in the code and name of candidates that lack them.
+func names(ctx context.Context, db *store.DB, cs []candidate) error {
+	type key struct {
+		kind string
+		id   int64
+	}
+	at := map[key][]int{}
+	var sb strings.Builder
+	var args []any
+	for i := range cs {
+		if cs[i].hit.Name != "" {
+			continue
+		}
+		k := key{cs[i].hit.Kind, cs[i].hit.ID}
+		if len(at[k]) == 0 {
+			if len(args) > 0 {
+				sb.WriteString(" OR ")
+			}
+			sb.WriteString("(kind = ? AND id = ?)")
+			args = append(args, k.kind, k.id)
+		}
+		at[k] = append(at[k], i)
+	}
+	if len(args) == 0 {
+		return nil
+	}
+	rows, err := db.Query(ctx, `SELECT kind, id, code, name FROM search_docs WHERE `+sb.String(), args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k key
+		var code, name string
+		if err := rows.Scan(&k.kind, &k.id, &code, &name); err != nil {
+			return err
+		}
+		for _, i := range at[k] {
+			cs[i].hit.Code, cs[i].hit.Name = code, name
+		}
+	}
+	return rows.Err()
 }
 
 // sortCandidates orders by score, then newest first, then a stable key.
