@@ -194,7 +194,9 @@ func match(ctx context.Context, db *store.DB, q Query, terms []string) (Result, 
 	}
 	sort.SliceStable(terms, func(i, j int) bool { return df[terms[i]] < df[terms[j]] })
 	var total int
-	if err := db.QueryRow(ctx, `SELECT COUNT(*) FROM search_docs`).Scan(&total); err != nil {
+	// The number of documents, from the kept facet counts: every document
+	// has one department value, possibly empty.
+	if err := db.QueryRow(ctx, `SELECT COALESCE(SUM(n), 0) FROM search_facets WHERE facet = 'department'`).Scan(&total); err != nil {
 		return Result{}, err
 	}
 	idf := make([]float64, len(terms))
