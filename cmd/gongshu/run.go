@@ -21,6 +21,7 @@ import (
 	"github.com/gongshu/gongshu/internal/demo"
 	"github.com/gongshu/gongshu/internal/i18n"
 	"github.com/gongshu/gongshu/internal/identity"
+	"github.com/gongshu/gongshu/internal/web"
 	"github.com/gongshu/gongshu/internal/workday"
 )
 
@@ -48,6 +49,7 @@ Usage:
   gongshu user create --login L --name N --org ID --role R [--password P]
   gongshu user passwd --login L [--password P]
   gongshu token create --user L [--name N] [--days D]
+  gongshu ingest --data DIR --resource ID --token T FILE  load a CSV, XLSX or Parquet file as a resource's next version
   gongshu audit check --data DIR                         verify the whole audit log now
   gongshu audit export --data DIR [--org ID] [--from D] [--to D] [-o FILE]
   gongshu audit verify BUNDLE --key PUB                  check an exported bundle offline
@@ -84,6 +86,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return cmdToken(ctx, rest, getenv, stdout, stderr)
 	case "audit":
 		return cmdAudit(ctx, rest, getenv, stdout, stderr)
+	case "ingest":
+		return cmdIngest(ctx, rest, getenv, stdout, stderr)
 	case "bench":
 		return cmdBench(ctx, rest, getenv, stdout, stderr)
 	case "workday":
@@ -98,8 +102,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 // commonFlags are the flags every command that opens the store takes.
 type commonFlags struct {
-	data, db, logFormat, logLevel string
-	auditSuite, auditKey          string
+	data, db, domain, logFormat, logLevel string
+	auditSuite, auditKey                  string
 }
 
 func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
@@ -115,6 +119,7 @@ func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
 func (c *commonFlags) register(fs *flag.FlagSet, defaultData string) {
 	fs.StringVar(&c.data, "data", defaultData, "data directory (SQLite store, keys, demo credentials)")
 	fs.StringVar(&c.db, "db", "", "control-plane database: postgres://… (default: SQLite in the data directory)")
+	fs.StringVar(&c.domain, "domain", "", "data plane: a PostgreSQL-wire engine postgres://… (default: DuckDB in the data directory)")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&c.auditSuite, "audit-suite", "sm3", "hash suite of a new audit log: sm3 or sha256 (an existing log keeps its own)")
@@ -177,7 +182,7 @@ func (c *commonFlags) open(ctx context.Context, stderr io.Writer) (*app.App, err
 	if err != nil {
 		return nil, fmt.Errorf("--audit-key: %w", err)
 	}
-	return app.Open(ctx, app.Config{DataDir: c.data, DBURL: c.db, Version: buildVersion(), Logger: logger, AuditSuite: suite, AuditKey: key})
+	return app.Open(ctx, app.Config{DataDir: c.data, DBURL: c.db, DomainURL: c.domain, Version: buildVersion(), Logger: logger, AuditSuite: suite, AuditKey: key})
 }
 
 func cmdMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -247,9 +252,13 @@ func serve(ctx context.Context, a *app.App, addr string, stdout io.Writer, ready
 func cmdDemo(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var c commonFlags
 	var addr string
-	fs := newFlagSet("demo", "demo [--data DIR] [--addr :8080]", stderr)
+	var scale float64
+	var seed uint64
+	fs := newFlagSet("demo", "demo [--data DIR] [--addr :8080] [--scale 1]", stderr)
 	c.register(fs, "gongshu-demo")
 	fs.StringVar(&addr, "addr", ":8080", "address to listen on")
+	fs.Float64Var(&scale, "scale", 1, "size of the synthetic data loaded in the background (1: a million enterprises, two million insured persons; 0 loads none)")
+	fs.Uint64Var(&seed, "seed", 2026, "seed of the synthetic data (the same seed gives the same data)")
 	if err := parse(fs, args, getenv); err != nil {
 		return err
 	}
@@ -264,12 +273,37 @@ func cmdDemo(ctx context.Context, args []string, getenv func(string) string, std
 		return err
 	}
 	var creds demo.Credentials
+	// The background load ends with the command's context; the domain
+	// closes only after it has.
+	var loadDone <-chan struct{}
+	lctx, cancelLoad := context.WithCancel(ctx)
+	defer func() {
+		cancelLoad()
+		if loadDone != nil {
+			<-loadDone
+		}
+	}()
 	if !seeded {
 		if creds, err = demo.Seed(ctx, a.Identity); err != nil {
 			return err
 		}
-		if err := demo.SeedRegistry(ctx, a.DB, a.Audit, a.Identity, a.Regions, workday.Default(), creds, time.Now()); err != nil {
+		resources, err := demo.SeedRegistry(ctx, a.DB, a.Audit, a.Identity, a.Regions, workday.Default(), creds, time.Now())
+		if err != nil {
 			return err
+		}
+		if scale > 0 && a.Supply != nil {
+			// Serving starts at once; the datasets load behind it.
+			var loader *demo.Loader
+			loader, loadDone = demo.StartLoad(lctx, a.Supply, a.Identity, creds, resources, c.data, scale, seed, func(format string, args ...any) {
+				fmt.Fprintf(stdout, format+"\n", args...)
+			})
+			a.Web.ShowLoading(func() []web.LoadLine {
+				var out []web.LoadLine
+				for _, st := range loader.Status() {
+					out = append(out, web.LoadLine{Title: st.Title, State: st.State, Rows: st.Rows, Total: st.Total})
+				}
+				return out
+			})
 		}
 	} else if creds, err = demo.Read(c.data); err != nil {
 		return fmt.Errorf("%s already holds a platform but no readable %s (%v): use a fresh --data directory", c.data, demo.CredentialsFile, err)

@@ -99,7 +99,7 @@ func TestDemoAndAdminCommands(t *testing.T) {
 	done := make(chan error, 1)
 	start := time.Now()
 	go func() {
-		done <- run(ctx, []string{"demo", "--data", dir, "--addr", "127.0.0.1:0"}, env(nil), &out, &errb)
+		done <- run(ctx, []string{"demo", "--data", dir, "--addr", "127.0.0.1:0", "--scale", "0.001"}, env(nil), &out, &errb)
 	}()
 	urlRE := regexp.MustCompile(`serving at (http://\S+)`)
 	var base string
@@ -173,6 +173,35 @@ func TestDemoAndAdminCommands(t *testing.T) {
 	}
 	if states["resource/registered"] < 7 || states["resource/submitted"] < 1 || states["product/submitted"] != 1 {
 		t.Errorf("demo registrations: %v", states)
+	}
+	// The synthetic datasets load in the background, each as a resource's
+	// first version, audited as the holding department's user.
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		req, _ = http.NewRequest("GET", base+"/api/v1/audit/entries?action=supply.load&limit=50", nil)
+		req.Header.Set("Authorization", "Bearer "+creds.Accounts[0].Token)
+		resp, err = http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var loads struct {
+			Entries []struct{ Outcome string }
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&loads)
+		resp.Body.Close()
+		ok := 0
+		for _, e := range loads.Entries {
+			if e.Outcome == "ok" {
+				ok++
+			}
+		}
+		if ok == 7 {
+			break
+		}
+		if len(loads.Entries) > ok || time.Now().After(deadline) {
+			t.Fatalf("demo data loads: %+v", loads.Entries)
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 	cancel()
 	if err := <-done; err != nil {

@@ -14,11 +14,14 @@ import (
 	"time"
 
 	"github.com/gongshu/gongshu/internal/audit"
+	"github.com/gongshu/gongshu/internal/engine"
 	"github.com/gongshu/gongshu/internal/i18n"
 	"github.com/gongshu/gongshu/internal/identity"
 	"github.com/gongshu/gongshu/internal/region"
 	"github.com/gongshu/gongshu/internal/registry"
 	"github.com/gongshu/gongshu/internal/store"
+	"github.com/gongshu/gongshu/internal/supply"
+	"github.com/gongshu/gongshu/internal/supply/domain"
 	"github.com/gongshu/gongshu/internal/web"
 	"github.com/gongshu/gongshu/internal/workday"
 )
@@ -37,6 +40,8 @@ type Config struct {
 	// keeps its own.
 	AuditSuite audit.Suite
 	AuditKey   audit.KeyType
+	// DomainURL names a PostgreSQL-wire data plane; empty: DuckDB in DataDir.
+	DomainURL string
 }
 
 // App is a running platform's parts.
@@ -46,6 +51,8 @@ type App struct {
 	Tree     *audit.Tree
 	Identity *identity.Service
 	Registry *registry.Service
+	Engine   *engine.Engine
+	Supply   *supply.Service
 	Regions  *region.Table
 	Catalog  *i18n.Catalog
 	Web      *web.Server
@@ -106,19 +113,39 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	ids := identity.NewService(db, log, regions, cfg.Now, cfg.Identity)
 	index := registry.NewSearchIndex(db)
 	reg := registry.New(db, log, ids, regions, workday.Default(), cfg.Now, index)
+	// The data domain lives in the data directory or on --domain; a
+	// control-plane-only run (migrate --db …) has neither and no supply.
+	var eng *engine.Engine
+	var sup *supply.Service
+	if cfg.DataDir != "" || cfg.DomainURL != "" {
+		if eng, err = engine.Open(ctx, cfg.DataDir, cfg.DomainURL); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("open the data domain: %w", err)
+		}
+		sup = supply.NewService(db, log, domain.Adapt(eng), registryResources{reg}, cfg.Now)
+	}
 	srv, err := web.New(web.Config{
 		Identity: ids, Registry: reg, Search: index, Audit: log, Tree: tree, Catalog: cat, Regions: regions, DB: db, Logger: cfg.Logger,
 		Now: cfg.Now, Version: cfg.Version, InsecureCookies: cfg.InsecureCookies,
 	})
 	if err != nil {
+		if eng != nil {
+			eng.Close()
+		}
 		db.Close()
 		return nil, err
 	}
-	return &App{DB: db, Audit: log, Tree: tree, Identity: ids, Registry: reg, Regions: regions, Catalog: cat, Web: srv, Check: res, logger: cfg.Logger}, nil
+	return &App{DB: db, Engine: eng, Supply: sup, Audit: log, Tree: tree, Identity: ids, Registry: reg, Regions: regions, Catalog: cat, Web: srv, Check: res, logger: cfg.Logger}, nil
 }
 
 // Close releases the store.
-func (a *App) Close() error { return a.DB.Close() }
+func (a *App) Close() error {
+	var err error
+	if a.Engine != nil {
+		err = a.Engine.Close()
+	}
+	return errors.Join(err, a.DB.Close())
+}
 
 // Listen binds addr; separate from Serve so a caller learns the real port
 // (":0" in tests) before serving.

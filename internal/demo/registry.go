@@ -79,12 +79,13 @@ var resources = []resourceSpec{
 		registry.Submitted},
 }
 
-// SeedRegistry registers the demo's resources and one product. The
+// SeedRegistry registers the demo's resources and one product, and returns
+// the registered resources' IDs by name. The
 // registrations are dated back over the last weeks (the service runs on a
 // clock of its own that walks through the working days each step needs),
 // so the demo shows registered items beside some still in the queue.
 func SeedRegistry(ctx context.Context, db *store.DB, log *audit.Log, ids *identity.Service, regions *region.Table,
-	cal *workday.Calendar, creds Credentials, now time.Time) error {
+	cal *workday.Calendar, creds Credentials, now time.Time) (map[string]int64, error) {
 	clock := now.AddDate(0, 0, -45)
 	reg := registry.New(db, log, ids, regions, cal, func() time.Time { return clock }, registry.NewSearchIndex(db))
 	who := func(login string) (identity.Principal, error) {
@@ -97,20 +98,21 @@ func SeedRegistry(ctx context.Context, db *store.DB, log *audit.Log, ids *identi
 	}
 	authority, err := who("authority")
 	if err != nil {
-		return err
+		return nil, err
 	}
+	byName := map[string]int64{}
 	var registered []int64
 	for _, r := range resources {
 		p, err := who(r.holder)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		f := r.form
 		f.HolderOrgID = p.OrgID
 		clock = clock.Add(2 * time.Hour)
 		it, err := reg.SubmitResource(ctx, p, f)
 		if err != nil {
-			return fmt.Errorf("demo: register %s: %w", f.Name, err)
+			return nil, fmt.Errorf("demo: register %s: %w", f.Name, err)
 		}
 		steps := map[registry.Status][]registry.Step{
 			registry.Accepted:   {registry.StepAccept},
@@ -123,22 +125,23 @@ func SeedRegistry(ctx context.Context, db *store.DB, log *audit.Log, ids *identi
 				clock = clock.AddDate(0, 0, 9)
 			}
 			if it, err = reg.Advance(ctx, authority, it.ID, s, ""); err != nil {
-				return fmt.Errorf("demo: %s %s: %w", s, f.Name, err)
+				return nil, fmt.Errorf("demo: %s %s: %w", s, f.Name, err)
 			}
 		}
 		if r.upTo == registry.Registered {
 			registered = append(registered, it.ID)
+			byName[f.Name] = it.ID
 		}
 		clock = clock.AddDate(0, 0, 2)
 	}
 	op, err := who("op.ganshu")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if _, err := reg.SubmitProduct(ctx, op, registry.ProductForm{Name: "企业经营活跃度指数", Description: "融合企业登记、纳税信用和用电量数据，按行业和区县发布的企业经营活跃度指数报告。",
 		Type: "report", ResourceIDs: []int64{registered[0], registered[1], registered[6]}, AgreementRef: "赣数授〔2026〕1号",
 		PriceFen: 2_000_000, PriceUnit: "期", PricingBasis: "按成本加合理利润定价，并报价格主管部门备案"}); err != nil {
-		return fmt.Errorf("demo: product: %w", err)
+		return nil, fmt.Errorf("demo: product: %w", err)
 	}
-	return nil
+	return byName, nil
 }

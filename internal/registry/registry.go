@@ -339,6 +339,17 @@ func (s *Service) Get(ctx context.Context, p identity.Principal, id int64) (Item
 	return it, nil
 }
 
+// GetAsSystem reads an item for the platform's own services (its latest
+// version), without a person's read rules.
+func (s *Service) GetAsSystem(ctx context.Context, id int64) (Item, error) {
+	return s.getItem(ctx, s.db, id, -1)
+}
+
+// ErrNotResource refuses a product where a resource is needed.
+func ErrNotResource(id int64) error {
+	return apperr.New(apperr.Invalid, "registry.not_a_resource", "id", strconv.FormatInt(id, 10))
+}
+
 // Lookup finds a public item by identifier (the certificate's verification link).
 func (s *Service) Lookup(ctx context.Context, code string) (Item, error) {
 	id, err := ParseIdentifier(code)

@@ -193,3 +193,28 @@ func (s *Server) apiCatalogSearch(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, res)
 }
+
+// LoadLine is one background load shown on the dashboard.
+type LoadLine struct {
+	Title, State string
+	Rows, Total  int64
+}
+
+// Percent is the share of rows generated.
+func (l LoadLine) Percent() int64 {
+	if l.Total == 0 {
+		return 0
+	}
+	return 100 * l.Rows / l.Total
+}
+
+// ShowLoading makes the dashboard report background loads; call it before
+// serving.
+func (s *Server) ShowLoading(f func() []LoadLine) { s.cfg.Loading = f }
+
+func (s *Server) loading() []LoadLine {
+	if s.cfg.Loading == nil {
+		return nil
+	}
+	return s.cfg.Loading()
+}

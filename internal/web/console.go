@@ -94,6 +94,7 @@ type dashboardData struct {
 	AuditEntries int64
 	OrgCounts    map[identity.OrgType]int
 	OrgTypes     []identity.OrgType
+	Loading      []LoadLine
 }
 
 func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
@@ -118,7 +119,8 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, p *identity.P
 		counts[o.Type]++
 	}
 	n, _ := s.audit.Count(ctx)
-	s.render(w, r, http.StatusOK, "dashboard", dashboardData{Org: org, Recent: recent, AuditEntries: n, OrgCounts: counts, OrgTypes: identity.OrgTypes})
+	s.render(w, r, http.StatusOK, "dashboard", dashboardData{Org: org, Recent: recent, AuditEntries: n, OrgCounts: counts, OrgTypes: identity.OrgTypes,
+		Loading: s.loading()})
 }
 
 type orgsData struct {

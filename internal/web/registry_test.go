@@ -166,7 +166,7 @@ func TestRegistryConsoleAndCertificate(t *testing.T) {
 func (e *env) seedRegistry() {
 	e.t.Helper()
 	a := e.app
-	if err := demo.SeedRegistry(context.Background(), a.DB, a.Audit, a.Identity, a.Regions, workday.Default(), e.creds, e.clock.Now()); err != nil {
+	if _, err := demo.SeedRegistry(context.Background(), a.DB, a.Audit, a.Identity, a.Regions, workday.Default(), e.creds, e.clock.Now()); err != nil {
 		e.t.Fatal(err)
 	}
 }

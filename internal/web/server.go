@@ -44,7 +44,10 @@ type Config struct {
 	Registry *registry.Service
 	// Search ranks the catalog's text queries; nil falls back to the
 	// registry's substring match.
-	Search  Searcher
+	Search Searcher
+	// Loading reports data being loaded into the domain in the
+	// background (the demo's datasets); nil: nothing to show.
+	Loading func() []LoadLine
 	Audit   *audit.Log
 	Tree    *audit.Tree
 	Catalog *i18n.Catalog
