@@ -29,7 +29,8 @@ func cmdIngest(ctx context.Context, args []string, getenv func(string) string, s
 	fs.StringVar(&sheet, "sheet", "", "XLSX worksheet (default: the first)")
 	fs.StringVar(&srcURL, "source-url", "", "pull from this PostgreSQL database instead of a file")
 	fs.StringVar(&srcTable, "source-table", "", "the schema.table to pull with --source-url")
-	if err := parse(fs, args, getenv); err != nil {
+	files, err := parseFiles(fs, args, getenv)
+	if err != nil {
 		return err
 	}
 	if resource <= 0 {
@@ -42,12 +43,12 @@ func cmdIngest(ctx context.Context, args []string, getenv func(string) string, s
 	var size int64
 	switch {
 	case srcURL != "":
-		if srcTable == "" || fs.NArg() > 0 {
+		if srcTable == "" || len(files) > 0 {
 			return errors.New("ingest: with --source-url give --source-table schema.table and no file")
 		}
 		src = supply.Source{Format: supply.Postgres, URL: srcURL, Table: srcTable}
-	case fs.NArg() == 1:
-		path := fs.Arg(0)
+	case len(files) == 1:
+		path := files[0]
 		fi, err := os.Stat(path)
 		if err != nil {
 			return fmt.Errorf("ingest: %w", err)
@@ -112,8 +113,11 @@ func (p *progress) update(bytes, rows int64) {
 	if p.total > 0 {
 		frac := min(float64(bytes)/float64(p.total), 1)
 		n := int(frac * 30)
-		fmt.Fprintf(p.w, "\r[%s%s] %3.0f%% %7.1f MB/s %d rows", strings.Repeat("=", n), strings.Repeat(" ", 30-n), frac*100,
-			float64(bytes)/1e6/max(el, 1e-3), rows)
+		line := fmt.Sprintf("\r[%s%s] %3.0f%% %7.1f MB/s", strings.Repeat("=", n), strings.Repeat(" ", 30-n), frac*100, float64(bytes)/1e6/max(el, 1e-3))
+		if rows >= 0 {
+			line += fmt.Sprintf(" %d rows", rows)
+		}
+		fmt.Fprint(p.w, line)
 		return
 	}
 	fmt.Fprintf(p.w, "\r%d rows, %.1f MB", rows, float64(bytes)/1e6)

@@ -151,6 +151,37 @@ func parse(fs *flag.FlagSet, args []string, getenv func(string) string) error {
 	return nil
 }
 
+// parseFiles is parse for commands that take file arguments after their
+// flags; it returns them.
+func parseFiles(fs *flag.FlagSet, args []string, getenv func(string) string) ([]string, error) {
+	// Flags end at the first argument that is not one; parse them alone.
+	i := len(args)
+	for j := 0; j < len(args); j++ {
+		if !strings.HasPrefix(args[j], "-") && (j == 0 || !takesValue(fs, args[j-1])) {
+			i = j
+			break
+		}
+	}
+	if err := parse(fs, args[:i], getenv); err != nil {
+		return nil, err
+	}
+	return args[i:], nil
+}
+
+// takesValue reports whether arg is a flag that reads the next argument.
+func takesValue(fs *flag.FlagSet, arg string) bool {
+	name := strings.TrimLeft(arg, "-")
+	if strings.Contains(name, "=") {
+		return false
+	}
+	f := fs.Lookup(name)
+	if f == nil {
+		return false
+	}
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return !(ok && b.IsBoolFlag())
+}
+
 func (c *commonFlags) logger(stderr io.Writer) (*slog.Logger, error) {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -327,6 +328,29 @@ func TestWorkdayCommand(t *testing.T) {
 	for _, bad := range [][]string{{"workday", "add", "2025-02-30", "1"}, {"workday", "add", "2025-01-01", "-3"}, {"workday", "between", "x", "y"}, {"workday"}} {
 		if _, _, err := runCmd(t, nil, bad...); err == nil {
 			t.Errorf("%v accepted", bad)
+		}
+	}
+}
+
+func TestParseFiles(t *testing.T) {
+	cases := []struct {
+		args  []string
+		files []string
+	}{
+		{[]string{"--resource", "3", "a.csv"}, []string{"a.csv"}},
+		{[]string{"--resource=3", "--format", "csv", "a.txt"}, []string{"a.txt"}},
+		{[]string{"a.csv"}, []string{"a.csv"}},
+		{[]string{"--resource", "3"}, nil},
+	}
+	for _, c := range cases {
+		var res int64
+		var format string
+		fs := newFlagSet("x", "x", io.Discard)
+		fs.Int64Var(&res, "resource", 0, "")
+		fs.StringVar(&format, "format", "", "")
+		got, err := parseFiles(fs, c.args, env(nil))
+		if err != nil || strings.Join(got, ",") != strings.Join(c.files, ",") {
+			t.Errorf("%v: files %v, %v", c.args, got, err)
 		}
 	}
 }
