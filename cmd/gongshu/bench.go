@@ -8,15 +8,24 @@ import (
 	"os"
 
 	"github.com/gongshu/gongshu/internal/audit"
+	"github.com/gongshu/gongshu/internal/search"
 	"github.com/gongshu/gongshu/internal/store"
+	"github.com/gongshu/gongshu/internal/supply/domain"
 )
 
 // cmdBench measures parts of the platform, each against a baseline run in
 // the same process on the same store.
 func cmdBench(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "search" {
+		return benchSearch(ctx, args[1:], getenv, stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "ingest" {
+		return benchIngest(ctx, args[1:], getenv, stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "audit" {
-		fmt.Fprint(stderr, "Usage: gongshu bench audit [--entries N] [--appends N] [--db URL] [--audit-suite sm3|sha256]\n")
-		return errors.New("bench: want audit")
+		fmt.Fprint(stderr, "Usage: gongshu bench audit [--entries N] [--appends N] [--db URL] [--audit-suite sm3|sha256]\n"+
+			"       gongshu bench search [--resources N] [--db URL]\n       gongshu bench ingest [--bytes N] [--data DIR]\n")
+		return errors.New("bench: want audit, search or ingest")
 	}
 	var c commonFlags
 	var entries, appends, proofs int
@@ -61,4 +70,50 @@ func cmdBench(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	rep.Print(stdout)
 	return nil
+}
+
+// benchSearch seeds a scratch store with generated resources and times
+// catalog queries against a LIKE scan of the same documents.
+func benchSearch(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	var c commonFlags
+	var n int
+	fs := newFlagSet("bench search", "bench search [--resources N] [--db URL]", stderr)
+	c.register(fs, "")
+	fs.IntVar(&n, "resources", 100_000, "registered resources to seed")
+	if err := parse(fs, args, getenv); err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp(c.data, "gongshu-bench-search-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	db, err := store.Open(ctx, dir, c.db)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if _, err := db.Migrate(ctx); err != nil {
+		return err
+	}
+	return search.Bench(ctx, db, n, stdout)
+}
+
+// benchIngest times the full load path (load, profile, tag detection)
+// against DuckDB's own read_csv of the same generated file.
+func benchIngest(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	var size int64
+	var data string
+	fs := newFlagSet("bench ingest", "bench ingest [--bytes N] [--data DIR]", stderr)
+	fs.Int64Var(&size, "bytes", 1_000_000_000, "size of the generated CSV file")
+	fs.StringVar(&data, "data", "", "directory for the scratch file and database (default: a temporary one)")
+	if err := parse(fs, args, getenv); err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp(data, "gongshu-bench-ingest-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	return domain.BenchIngest(ctx, dir, size, stdout)
 }
