@@ -22,12 +22,10 @@ var facetColumn = map[string]string{
 }
 
 // BrowseQuery selects public registered items by facet values (AND across
-// facets, OR within one) and, when IDs is not nil, among those items only
-// (the text search's hits).
+// facets, OR within one); text queries go to the search index.
 type BrowseQuery struct {
 	Kind    Kind
 	Filters map[string][]string
-	IDs     []int64
 	Offset  int
 	Limit   int
 }
@@ -69,17 +67,6 @@ func (s *Service) Browse(ctx context.Context, q BrowseQuery) (BrowseResult, erro
 			conds = append(conds, facetColumn[f]+" IN ("+ph+")")
 			for _, v := range vals {
 				args = append(args, v)
-			}
-		}
-		if q.IDs != nil {
-			if len(q.IDs) == 0 {
-				conds = append(conds, "1 = 0")
-			} else {
-				ph := strings.TrimSuffix(strings.Repeat("?, ", len(q.IDs)), ", ")
-				conds = append(conds, "i.id IN ("+ph+")")
-				for _, id := range q.IDs {
-					args = append(args, id)
-				}
 			}
 		}
 		return " WHERE " + strings.Join(conds, " AND "), args
@@ -156,46 +143,13 @@ func (s *Service) DataItems(ctx context.Context, id int64) ([]DataItem, error) {
 }
 
 // DomainAliases are the everyday Chinese names of the domains, as people
-// type them into a search box.
+// type them into a search box; the search index files each resource under
+// its domain's names too (searchindex.go).
 var DomainAliases = map[string]string{
 	"市场监管": "market", "市场": "market", "税务": "tax", "纳税": "tax", "社保": "social_security", "社会保险": "social_security",
 	"公积金": "housing_fund", "不动产": "real_estate", "房产": "real_estate", "交通": "transport", "公交": "transport",
 	"卫生": "health", "医疗": "health", "卫健": "health", "教育": "education", "公用事业": "utilities", "水电气": "utilities",
 	"电力": "utilities", "农业": "agriculture", "环境": "environment", "生态": "environment", "文旅": "culture_tourism",
-}
-
-// SearchIDs is the catalog's text search when no search index is wired:
-// a substring match on names, descriptions and declared data items of
-// public items: names that start with the text first, then names that
-// contain it, then the rest. The search index (internal/search) replaces
-// it with ranked bigram matching at scale.
-func (s *Service) SearchIDs(ctx context.Context, text string, kind Kind) ([]int64, error) {
-	if kind == "" {
-		kind = KindResource
-	}
-	like := "%" + strings.NewReplacer("%", "", "_", "").Replace(text) + "%"
-	// A domain's everyday name (社保, 公积金 …) finds its resources even
-	// when their names spell it out (社会保险).
-	domain := DomainAliases[strings.TrimSpace(text)]
-	prefix := strings.TrimPrefix(like, "%")
-	rows, err := s.db.Query(ctx, `SELECT i.id, CASE WHEN i.name LIKE ? THEN 0 WHEN i.name LIKE ? THEN 1 ELSE 2 END AS r FROM registry_items i
-		JOIN registry_versions v ON v.item_id = i.id AND v.version = i.live_version
-		WHERE i.live_version > 0 AND i.status <> 'cancelled' AND i.kind = ? AND (i.name LIKE ? OR v.fields LIKE ? OR i.domain = ?)
-		ORDER BY r, i.updated_at DESC LIMIT 1000`, prefix, like, string(kind), like, like, domain)
-	if err != nil {
-		return nil, fmt.Errorf("catalog search: %w", err)
-	}
-	defer rows.Close()
-	ids := []int64{}
-	for rows.Next() {
-		var id int64
-		var r int
-		if err := rows.Scan(&id, &r); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
 }
 
 // PublicVersions lists the versions of a public item (no reviewer's view).
@@ -234,3 +188,39 @@ type scanPlus struct {
 }
 
 func (s scanPlus) Scan(dest ...any) error { return s.r.Scan(append(dest, s.more)...) }
+
+// PublicItems returns the public items among ids, in the order of ids (a
+// page of search hits, best first).
+func (s *Service) PublicItems(ctx context.Context, ids []int64) ([]Item, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	ph := strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", ")
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	rows, err := s.db.Query(ctx, "SELECT "+itemColumns+itemFrom+" WHERE i.live_version > 0 AND i.status <> 'cancelled' AND i.id IN ("+ph+")", args...)
+	if err != nil {
+		return nil, fmt.Errorf("catalog items: %w", err)
+	}
+	defer rows.Close()
+	byID := make(map[int64]Item, len(ids))
+	for rows.Next() {
+		it, err := scanItem(rows)
+		if err != nil {
+			return nil, fmt.Errorf("catalog items: %w", err)
+		}
+		byID[it.ID] = it
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	out := make([]Item, 0, len(ids))
+	for _, id := range ids {
+		if it, ok := byID[id]; ok {
+			out = append(out, it)
+		}
+	}
+	return out, nil
+}

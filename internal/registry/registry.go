@@ -85,6 +85,17 @@ func (it Item) Resource() (ResourceForm, error) {
 	return f, err
 }
 
+// Forms decodes the item's form: the resource form or the product form,
+// whichever its kind has (the other is nil).
+func (it Item) Forms() (*ResourceForm, *ProductForm, error) {
+	if it.Kind == KindProduct {
+		f, err := it.Product()
+		return nil, &f, err
+	}
+	f, err := it.Resource()
+	return &f, nil, err
+}
+
 // Product decodes the form of a product item.
 func (it Item) Product() (ProductForm, error) {
 	var f ProductForm

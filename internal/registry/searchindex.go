@@ -64,27 +64,8 @@ func (x *SearchIndex) Index(ctx context.Context, tx *store.Tx, it Item) error {
 	return search.Index(ctx, tx, d)
 }
 
-// SearchIDs returns the public items of kind matching text, best first
-// (at most 500).
-func (x *SearchIndex) SearchIDs(ctx context.Context, text, kind string) ([]int64, error) {
-	if kind == "" {
-		kind = string(KindResource)
-	}
-	var ids []int64
-	for off := 0; off < 500; off += 100 {
-		res, err := search.Search(ctx, x.db, search.Query{Text: text, Kind: kind, Offset: off, Limit: 100})
-		if err != nil {
-			return nil, err
-		}
-		for _, h := range res.Hits {
-			ids = append(ids, h.ID)
-		}
-		if len(res.Hits) < 100 {
-			break
-		}
-	}
-	if ids == nil {
-		ids = []int64{}
-	}
-	return ids, nil
+// Search runs a catalog query on the index: one ranked page with its
+// total and facet counts.
+func (x *SearchIndex) Search(ctx context.Context, q search.Query) (search.Result, error) {
+	return search.Search(ctx, x.db, q)
 }

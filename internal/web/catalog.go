@@ -12,14 +12,13 @@ import (
 	"github.com/gongshu/gongshu/internal/apperr"
 	"github.com/gongshu/gongshu/internal/identity"
 	"github.com/gongshu/gongshu/internal/registry"
+	"github.com/gongshu/gongshu/internal/search"
 )
 
-// Searcher ranks catalog items by a text query (internal/search behind
-// it); the catalog browses by facets without it.
+// Searcher runs the catalog's text queries on the search index: a ranked
+// page with its total and facet counts.
 type Searcher interface {
-	// SearchIDs returns the IDs of public items of kind matching text,
-	// best first.
-	SearchIDs(ctx context.Context, text, kind string) ([]int64, error)
+	Search(ctx context.Context, q search.Query) (search.Result, error)
 }
 
 const maxQuery = 200
@@ -57,36 +56,55 @@ func parseCatalogQuery(r *http.Request) (catalogQuery, error) {
 
 const catalogPage = 20
 
-// browse runs a catalog query: facets always, ranked by relevance when
-// there is text to search.
+// browse runs a catalog query: facet browsing from the registry, text
+// queries from the search index.
 func (s *Server) browse(ctx context.Context, q catalogQuery) (registry.BrowseResult, error) {
-	bq := registry.BrowseQuery{Kind: q.Kind, Filters: q.Filters, Offset: q.Page * catalogPage, Limit: catalogPage}
-	if q.Text == "" {
-		return s.reg.Browse(ctx, bq)
+	if q.Text != "" {
+		return s.searchIndex(ctx, q)
 	}
-	var ids []int64
-	var err error
-	if s.search != nil {
-		ids, err = s.search.SearchIDs(ctx, q.Text, string(bq.Kind))
-	} else {
-		ids, err = s.reg.SearchIDs(ctx, q.Text, bq.Kind)
+	return s.reg.Browse(ctx, registry.BrowseQuery{Kind: q.Kind, Filters: q.Filters, Offset: q.Page * catalogPage, Limit: catalogPage})
+}
+
+// searchIndex answers a text query from the index in one call: the page's
+// hits, the total and the facets all come from it, and only the page's
+// items are read from the registry.
+func (s *Server) searchIndex(ctx context.Context, q catalogQuery) (registry.BrowseResult, error) {
+	kind := q.Kind
+	if kind == "" {
+		kind = registry.KindResource
 	}
+	sr, err := s.search.Search(ctx, search.Query{Text: q.Text, Filters: q.Filters, Kind: string(kind), Offset: q.Page * catalogPage, Limit: catalogPage})
 	if err != nil {
 		return registry.BrowseResult{}, err
 	}
-	// Rank order: fetch every hit that passes the facets, order by rank, page.
-	bq.IDs, bq.Offset, bq.Limit = ids, 0, len(ids)
-	res, err := s.reg.Browse(ctx, bq)
-	if err != nil {
+	ids := make([]int64, len(sr.Hits))
+	for i, h := range sr.Hits {
+		ids[i] = h.ID
+	}
+	res := registry.BrowseResult{Total: sr.Total, Facets: map[string][]registry.FacetCount{}}
+	if res.Items, err = s.reg.PublicItems(ctx, ids); err != nil {
 		return res, err
 	}
-	rank := make(map[int64]int, len(ids))
-	for i, id := range ids {
-		rank[id] = i
+	// The department facet's values are organisation IDs: show their names.
+	names := map[string]string{}
+	if len(sr.Facets["department"]) > 0 {
+		orgs, err := s.ids.Orgs(ctx, identity.OrgFilter{})
+		if err != nil {
+			return res, err
+		}
+		for _, o := range orgs {
+			names[strconv.FormatInt(o.ID, 10)] = o.Name
+		}
 	}
-	slices.SortStableFunc(res.Items, func(a, b registry.Item) int { return rank[a.ID] - rank[b.ID] })
-	lo := min(q.Page*catalogPage, len(res.Items))
-	res.Items = res.Items[lo:min(lo+catalogPage, len(res.Items))]
+	for f, counts := range sr.Facets {
+		for _, c := range counts {
+			fc := registry.FacetCount{Value: c.Value, Count: c.Count}
+			if f == "department" {
+				fc.Label = names[c.Value]
+			}
+			res.Facets[f] = append(res.Facets[f], fc)
+		}
+	}
 	return res, nil
 }
 
@@ -154,13 +172,9 @@ func (s *Server) catalogItemPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := catalogItemData{Item: it}
-	if it.Kind == registry.KindResource {
-		f, err := it.Resource()
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		d.Resource = &f
+	if d.Resource, _, err = it.Forms(); err != nil {
+		s.fail(w, r, err)
+		return
 	}
 	if d.Items, err = s.reg.DataItems(r.Context(), id); err != nil {
 		s.fail(w, r, err)

@@ -350,18 +350,8 @@ func (s *Server) registryItemData(r *http.Request, p *identity.Principal, id int
 		return registryItemData{}, err
 	}
 	d := registryItemData{Item: it}
-	if it.Kind == registry.KindResource {
-		f, err := it.Resource()
-		if err != nil {
-			return d, err
-		}
-		d.Resource = &f
-	} else {
-		f, err := it.Product()
-		if err != nil {
-			return d, err
-		}
-		d.Product = &f
+	if d.Resource, d.Product, err = it.Forms(); err != nil {
+		return d, err
 	}
 	if d.Versions, err = s.reg.Versions(r.Context(), *p, id); err != nil {
 		return d, err
@@ -453,20 +443,9 @@ func (s *Server) certificatePage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := certificateData{Item: it, VerifyURL: "/api/v1/registry/lookup/" + it.Code}
-	if it.Kind == registry.KindResource {
-		f, err := it.Resource()
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		d.Resource = &f
-	} else {
-		f, err := it.Product()
-		if err != nil {
-			s.fail(w, r, err)
-			return
-		}
-		d.Product = &f
+	if d.Resource, d.Product, err = it.Forms(); err != nil {
+		s.fail(w, r, err)
+		return
 	}
 	s.render(w, r, http.StatusOK, "certificate", d)
 }

@@ -42,8 +42,7 @@ type Pinger interface {
 type Config struct {
 	Identity *identity.Service
 	Registry *registry.Service
-	// Search ranks the catalog's text queries; nil falls back to the
-	// registry's substring match.
+	// Search answers the catalog's text queries.
 	Search Searcher
 	// Loading reports data being loaded into the domain in the
 	// background (the demo's datasets); nil: nothing to show.
