@@ -59,6 +59,7 @@ type App struct {
 	// Check is the verification of the audit log made at start.
 	Check  audit.CheckResult
 	logger *slog.Logger
+	index  *registry.SearchIndex
 }
 
 // Open opens the store, migrates it and builds every service.
@@ -135,7 +136,7 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		db.Close()
 		return nil, err
 	}
-	return &App{DB: db, Engine: eng, Supply: sup, Audit: log, Tree: tree, Identity: ids, Registry: reg, Regions: regions, Catalog: cat, Web: srv, Check: res, logger: cfg.Logger}, nil
+	return &App{DB: db, Engine: eng, Supply: sup, Audit: log, Tree: tree, Identity: ids, Registry: reg, Regions: regions, Catalog: cat, Web: srv, Check: res, logger: cfg.Logger, index: index}, nil
 }
 
 // Close releases the store.
@@ -170,6 +171,16 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
+	// The catalog search answers from memory; load it now rather than on
+	// the first visitor's query (a large catalog takes seconds).
+	go func() {
+		t0 := time.Now()
+		if err := a.index.Warm(ctx); err != nil {
+			a.logger.Warn("catalog search: load", "err", err)
+			return
+		}
+		a.logger.Info("catalog search loaded", "took", time.Since(t0).Round(time.Millisecond))
+	}()
 	ictx, stopIntegrator := context.WithCancel(context.Background())
 	integrated := make(chan struct{})
 	go func() { a.Tree.Run(ictx, 200*time.Millisecond); close(integrated) }()

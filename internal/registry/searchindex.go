@@ -13,11 +13,14 @@ import (
 // with registrations, in the registration's own transaction, and answers
 // the catalog's text queries from it.
 type SearchIndex struct {
-	db *store.DB
+	reader *search.Reader
 }
 
 // NewSearchIndex returns the index over db.
-func NewSearchIndex(db *store.DB) *SearchIndex { return &SearchIndex{db: db} }
+func NewSearchIndex(db *store.DB) *SearchIndex { return &SearchIndex{reader: search.NewReader(db)} }
+
+// Warm loads the index into memory ahead of the first query.
+func (x *SearchIndex) Warm(ctx context.Context) error { return x.reader.Warm(ctx) }
 
 // domainWords are added to a resource's searchable text so that the
 // everyday name of its domain finds it (社保 → 社会保险参保缴费信息).
@@ -67,5 +70,5 @@ func (x *SearchIndex) Index(ctx context.Context, tx *store.Tx, it Item) error {
 // Search runs a catalog query on the index: one ranked page with its
 // total and facet counts.
 func (x *SearchIndex) Search(ctx context.Context, q search.Query) (search.Result, error) {
-	return search.Search(ctx, x.db, q)
+	return x.reader.Search(ctx, q)
 }

@@ -192,9 +192,15 @@ func Bench(ctx context.Context, db *store.DB, n int, w io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(w, "seeded %d documents in %s\n", n, time.Since(t0).Round(time.Millisecond))
+	rd := NewReader(db)
+	t0 = time.Now()
+	if err := rd.Warm(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "loaded the index into memory in %s (once per process; later changes are caught up per query)\n", time.Since(t0).Round(time.Millisecond))
 	fmt.Fprintf(w, "%-14s %8s %10s %10s %12s %12s %8s\n", "query", "hits", "p50", "p95", "LIKE p50", "LIKE p95", "ratio")
 	for _, bq := range BenchQueries {
-		idx, total, err := timeSearch(ctx, db, bq.Query, 50)
+		idx, total, err := timeSearch(ctx, rd, bq.Query, 50)
 		if err != nil {
 			return err
 		}
@@ -214,12 +220,12 @@ func Bench(ctx context.Context, db *store.DB, n int, w io.Writer) error {
 	return nil
 }
 
-func timeSearch(ctx context.Context, db *store.DB, q Query, reps int) ([]time.Duration, int, error) {
+func timeSearch(ctx context.Context, rd *Reader, q Query, reps int) ([]time.Duration, int, error) {
 	var ds []time.Duration
 	total := 0
 	for range reps {
 		s := time.Now()
-		r, err := Search(ctx, db, q)
+		r, err := rd.Search(ctx, q)
 		if err != nil {
 			return nil, 0, err
 		}

@@ -92,7 +92,7 @@ func Index(ctx context.Context, tx *store.Tx, d Document) error {
 	if err := d.validate(); err != nil {
 		return err
 	}
-	if err := Remove(ctx, tx, d.Kind, d.ID); err != nil {
+	if err := removeRows(ctx, tx, d.Kind, d.ID); err != nil {
 		return err
 	}
 	return insertDocs(ctx, tx, []Document{d})
@@ -101,26 +101,55 @@ func Index(ctx context.Context, tx *store.Tx, d Document) error {
 // Remove takes a document out of the index inside the caller's transaction;
 // removing a document that is not indexed is not an error.
 func Remove(ctx context.Context, tx *store.Tx, kind string, id int64) error {
-	var public int
-	f := make([]string, len(FacetKeys))
-	err := tx.QueryRow(ctx, `SELECT public, department, domain, grade, region, frequency
-		FROM search_docs WHERE kind = ? AND id = ?`, kind, id).Scan(&public, &f[0], &f[1], &f[2], &f[3], &f[4])
-	if err != nil {
-		if isNoRows(err) {
-			return nil
-		}
-		return fmt.Errorf("search remove %s %d: %w", kind, id, err)
+	if err := removeRows(ctx, tx, kind, id); err != nil {
+		return err
 	}
+	return touch(ctx, tx, []docKey{{kind, id}})
+}
+
+func removeRows(ctx context.Context, tx *store.Tx, kind string, id int64) error {
 	if _, err := tx.Exec(ctx, `DELETE FROM search_postings WHERE kind = ? AND doc_id = ?`, kind, id); err != nil {
 		return fmt.Errorf("search remove %s %d postings: %w", kind, id, err)
 	}
 	if _, err := tx.Exec(ctx, `DELETE FROM search_docs WHERE kind = ? AND id = ?`, kind, id); err != nil {
 		return fmt.Errorf("search remove %s %d: %w", kind, id, err)
 	}
-	for i, k := range FacetKeys {
-		if _, err := tx.Exec(ctx, `UPDATE search_facets SET n = n - 1
-			WHERE kind = ? AND public = ? AND facet = ? AND value = ?`, kind, public, k, f[i]); err != nil {
-			return fmt.Errorf("search remove %s %d facets: %w", kind, id, err)
+	return nil
+}
+
+// docKey names one document.
+type docKey struct {
+	kind string
+	id   int64
+}
+
+// touch records that a transaction changed these documents: one new
+// generation, taken under search_meta's row lock so that generations
+// become visible in order, and the documents it names. Every process's
+// in-memory Index reloads exactly these documents when it sees the
+// generation.
+func touch(ctx context.Context, tx *store.Tx, keys []docKey) error {
+	var gen int64
+	if err := tx.QueryRow(ctx, `UPDATE search_meta SET gen = gen + 1 WHERE id = 1 RETURNING gen`).Scan(&gen); err != nil {
+		return fmt.Errorf("search generation: %w", err)
+	}
+	const batch = 300
+	var sb strings.Builder
+	args := make([]any, 0, 3*batch)
+	for start := 0; start < len(keys); start += batch {
+		sb.Reset()
+		args = args[:0]
+		sb.WriteString(`INSERT INTO search_changes (gen, kind, doc_id) VALUES `)
+		for i, k := range keys[start:min(start+batch, len(keys))] {
+			if i > 0 {
+				sb.WriteString(", ")
+			}
+			sb.WriteString("(?, ?, ?)")
+			args = append(args, gen, k.kind, k.id)
+		}
+		sb.WriteString(` ON CONFLICT DO NOTHING`)
+		if _, err := tx.Exec(ctx, sb.String(), args...); err != nil {
+			return fmt.Errorf("search changes: %w", err)
 		}
 	}
 	return nil
@@ -129,13 +158,6 @@ func Remove(ctx context.Context, tx *store.Tx, kind string, id int64) error {
 // insertDocs inserts documents known not to be indexed, batching postings
 // into multi-row statements; seeding a large catalog goes through here.
 func insertDocs(ctx context.Context, tx *store.Tx, docs []Document) error {
-	type facetKey struct {
-		kind   string
-		public int
-		facet  string
-		value  string
-	}
-	counts := map[facetKey]int{}
 	type row struct {
 		term string
 		kind string
@@ -143,6 +165,7 @@ func insertDocs(ctx context.Context, tx *store.Tx, docs []Document) error {
 		p    *posting
 	}
 	var all []row
+	keys := make([]docKey, 0, len(docs))
 	for _, d := range docs {
 		if err := d.validate(); err != nil {
 			return err
@@ -154,10 +177,9 @@ func insertDocs(ctx context.Context, tx *store.Tx, docs []Document) error {
 		}
 		fv := make([]any, len(FacetKeys))
 		for i, k := range FacetKeys {
-			v := d.Facets[k]
-			fv[i] = v
-			counts[facetKey{d.Kind, pub, k, v}]++
+			fv[i] = d.Facets[k]
 		}
+		keys = append(keys, docKey{d.Kind, d.ID})
 		_, err := tx.Exec(ctx, `INSERT INTO search_docs (kind, id, code, name, public, updated_at,
 			department, domain, grade, region, frequency, name_len, cols_len, desc_len)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -200,13 +222,5 @@ func insertDocs(ctx context.Context, tx *store.Tx, docs []Document) error {
 			return fmt.Errorf("search index postings: %w", err)
 		}
 	}
-	for k, n := range counts {
-		_, err := tx.Exec(ctx, `INSERT INTO search_facets (kind, public, facet, value, n) VALUES (?, ?, ?, ?, ?)
-			ON CONFLICT (kind, public, facet, value) DO UPDATE SET n = search_facets.n + excluded.n`,
-			k.kind, k.public, k.facet, k.value, n)
-		if err != nil {
-			return fmt.Errorf("search index facets: %w", err)
-		}
-	}
-	return nil
+	return touch(ctx, tx, keys)
 }

@@ -45,9 +45,9 @@ func codes(r Result) []string {
 	return out
 }
 
-func mustSearch(t *testing.T, ctx context.Context, db *store.DB, q Query) Result {
+func mustSearch(t *testing.T, ctx context.Context, rd *Reader, q Query) Result {
 	t.Helper()
-	r, err := Search(ctx, db, q)
+	r, err := rd.Search(ctx, q)
 	if err != nil {
 		t.Fatalf("Search(%+v): %v", q, err)
 	}
@@ -82,9 +82,10 @@ func TestRelevance(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		loadCorpus(t, ctx, db)
+		rd := NewReader(db)
 		for _, tc := range tests {
 			t.Run(tc.name, func(t *testing.T) {
-				r := mustSearch(t, ctx, db, tc.q)
+				r := mustSearch(t, ctx, rd, tc.q)
 				if got := codes(r); !reflect.DeepEqual(got, tc.want) {
 					t.Errorf("Search(%q) = %v, want %v (hits %+v)", tc.q.Text, got, tc.want, r.Hits)
 				}
@@ -100,6 +101,7 @@ func TestFacets(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		loadCorpus(t, ctx, db)
+		rd := NewReader(db)
 		tests := []struct {
 			name  string
 			q     Query
@@ -123,7 +125,7 @@ func TestFacets(t *testing.T) {
 		}
 		for _, tc := range tests {
 			t.Run(tc.name, func(t *testing.T) {
-				r := mustSearch(t, ctx, db, tc.q)
+				r := mustSearch(t, ctx, rd, tc.q)
 				if r.Total != tc.total {
 					t.Errorf("Total = %d, want %d", r.Total, tc.total)
 				}
@@ -139,19 +141,20 @@ func TestBrowseNewestFirstAndPages(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
 		loadCorpus(t, ctx, db)
+		rd := NewReader(db)
 		all := []string{"P-001", "R-007", "R-003", "R-010", "R-001", "R-002", "R-004", "R-005", "R-006"}
 		var got []string
 		for off := 0; off < 12; off += 4 {
-			got = append(got, codes(mustSearch(t, ctx, db, Query{Offset: off, Limit: 4}))...)
+			got = append(got, codes(mustSearch(t, ctx, rd, Query{Offset: off, Limit: 4}))...)
 		}
 		if !reflect.DeepEqual(got, all) {
 			t.Errorf("pages = %v, want %v", got, all)
 		}
-		f := mustSearch(t, ctx, db, Query{Filters: map[string][]string{"region": {"360100"}}, Offset: 1, Limit: 2})
+		f := mustSearch(t, ctx, rd, Query{Filters: map[string][]string{"region": {"360100"}}, Offset: 1, Limit: 2})
 		if got, want := codes(f), []string{"R-003", "R-010"}; !reflect.DeepEqual(got, want) || f.Hits[0].Name != "纳税信用等级" {
 			t.Errorf("filtered browse page 2 = %+v, want %v", f.Hits, want)
 		}
-		p := mustSearch(t, ctx, db, Query{Text: "企业", Offset: 1, Limit: 2})
+		p := mustSearch(t, ctx, rd, Query{Text: "企业", Offset: 1, Limit: 2})
 		if got, want := codes(p), []string{"P-001", "R-003"}; !reflect.DeepEqual(got, want) || p.Total != 4 {
 			t.Errorf("page 2 of 企业 = %v (total %d), want %v (total 4)", got, p.Total, want)
 		}
@@ -161,6 +164,8 @@ func TestBrowseNewestFirstAndPages(t *testing.T) {
 func TestUpdateAndRemove(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
+		rd := NewReader(db)
+		_ = mustSearch(t, ctx, rd, Query{}) // loaded before the changes, so they are caught up
 		docs := loadCorpus(t, ctx, db)
 		d := docs[3] // 住房公积金缴存信息
 		d.Name = "住房公积金提取信息"
@@ -168,14 +173,14 @@ func TestUpdateAndRemove(t *testing.T) {
 		if err := db.InTx(ctx, func(tx *store.Tx) error { return Index(ctx, tx, d) }); err != nil {
 			t.Fatal(err)
 		}
-		if got := codes(mustSearch(t, ctx, db, Query{Text: "提取"})); !reflect.DeepEqual(got, []string{"R-004"}) {
+		if got := codes(mustSearch(t, ctx, rd, Query{Text: "提取"})); !reflect.DeepEqual(got, []string{"R-004"}) {
 			t.Errorf("after rename, 提取 = %v", got)
 		}
-		r := mustSearch(t, ctx, db, Query{Text: "公积金"})
+		r := mustSearch(t, ctx, rd, Query{Text: "公积金"})
 		if r.Total != 1 {
 			t.Errorf("after update, 公积金 total = %d, want 1", r.Total)
 		}
-		b := mustSearch(t, ctx, db, Query{})
+		b := mustSearch(t, ctx, rd, Query{})
 		if got, want := b.Facets["region"], []FacetCount{{"360000", 4}, {"360100", 3}, {"360200", 2}}; !reflect.DeepEqual(got, want) {
 			t.Errorf("after update, region facet = %v, want %v", got, want)
 		}
@@ -186,16 +191,16 @@ func TestUpdateAndRemove(t *testing.T) {
 			}
 			return context.Canceled
 		})
-		if mustSearch(t, ctx, db, Query{Text: "公积金"}).Total != 1 {
+		if mustSearch(t, ctx, rd, Query{Text: "公积金"}).Total != 1 {
 			t.Error("rolled-back removal took effect")
 		}
 		if err := db.InTx(ctx, func(tx *store.Tx) error { return Remove(ctx, tx, KindResource, 4) }); err != nil {
 			t.Fatal(err)
 		}
-		if got := mustSearch(t, ctx, db, Query{Text: "公积金"}); got.Total != 0 {
+		if got := mustSearch(t, ctx, rd, Query{Text: "公积金"}); got.Total != 0 {
 			t.Errorf("after remove, 公积金 = %v", codes(got))
 		}
-		if got := mustSearch(t, ctx, db, Query{}); got.Total != 8 {
+		if got := mustSearch(t, ctx, rd, Query{}); got.Total != 8 {
 			t.Errorf("after remove, browse total = %d, want 8", got.Total)
 		}
 		if err := db.InTx(ctx, func(tx *store.Tx) error { return Remove(ctx, tx, KindResource, 4) }); err != nil {
@@ -223,7 +228,7 @@ func TestBadInput(t *testing.T) {
 	db := storetest.SQLite(t)
 	for _, tc := range tests {
 		t.Run(tc.key, func(t *testing.T) {
-			_, err := Search(context.Background(), db, tc.q)
+			_, err := NewReader(db).Search(context.Background(), tc.q)
 			e, ok := apperr.As(err)
 			if !ok || e.Code != apperr.Invalid || e.Key != tc.key {
 				t.Errorf("Search = %v, want Invalid %s", err, tc.key)

@@ -229,6 +229,23 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 	return nil
 }
 
+// ReadTx runs fn in a read-only transaction whose statements all see one
+// snapshot of the database (PostgreSQL REPEATABLE READ; on SQLite a
+// deferred transaction, which in WAL mode reads one snapshot and does not
+// take the write lock). Use it when several reads must agree.
+func (db *DB) ReadTx(ctx context.Context, fn func(tx *Tx) error) error {
+	opts := &sql.TxOptions{ReadOnly: true}
+	if db.dialect == Postgres {
+		opts.Isolation = sql.LevelRepeatableRead
+	}
+	stx, err := db.sql.BeginTx(ctx, opts)
+	if err != nil {
+		return fmt.Errorf("begin read: %w", err)
+	}
+	defer stx.Rollback()
+	return fn(&Tx{tx: stx, dialect: db.dialect})
+}
+
 // rebind turns '?' placeholders into $1, $2, … for PostgreSQL, leaving
 // question marks inside string literals and quoted identifiers alone.
 func rebind(d Dialect, q string) string {
