@@ -11,6 +11,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/gongshu/gongshu/internal/audit"
@@ -126,7 +128,7 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		sup = supply.NewService(db, log, domain.Adapt(eng), registryResources{reg}, cfg.Now)
 	}
 	srv, err := web.New(web.Config{
-		Identity: ids, Registry: reg, Search: index, Audit: log, Tree: tree, Catalog: cat, Regions: regions, DB: db, Logger: cfg.Logger,
+		Identity: ids, Registry: reg, Supply: sup, UploadDir: uploadDir(cfg.DataDir), Search: index, Audit: log, Tree: tree, Catalog: cat, Regions: regions, DB: db, Logger: cfg.Logger,
 		Now: cfg.Now, Version: cfg.Version, InsecureCookies: cfg.InsecureCookies,
 	})
 	if err != nil {
@@ -216,4 +218,14 @@ func URL(ln net.Listener) string {
 		host = addr.IP.String()
 	}
 	return fmt.Sprintf("http://%s", net.JoinHostPort(host, fmt.Sprint(addr.Port)))
+}
+
+// uploadDir is where uploads wait to be loaded: beside the domain in the
+// data directory, or the system's temporary directory for a process whose
+// domain is remote.
+func uploadDir(dataDir string) string {
+	if dataDir == "" {
+		return filepath.Join(os.TempDir(), "gongshu-uploads")
+	}
+	return filepath.Join(dataDir, "uploads")
 }

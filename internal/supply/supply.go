@@ -181,3 +181,11 @@ func gradeClass(g string) string {
 	}
 	return "general"
 }
+
+// MayHandle reports whether p may load and describe the resource (the
+// console shows its upload and tagging forms only then); it records
+// nothing, the actions themselves check and audit again.
+func (s *Service) MayHandle(ctx context.Context, p identity.Principal, id int64) bool {
+	r, err := s.resources.Resource(ctx, id)
+	return err == nil && mayHandle(p, r)
+}

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"github.com/gongshu/gongshu/internal/supply"
 	"net/http"
 	"net/url"
 	"slices"
@@ -158,6 +159,9 @@ type catalogItemData struct {
 	Resource *registry.ResourceForm
 	Items    []registry.DataItem
 	Versions []registry.Version
+	// DataVersions are the loads of the resource's data: counts and
+	// hashes, never values.
+	DataVersions []supply.Version
 }
 
 func (s *Server) catalogItemPage(w http.ResponseWriter, r *http.Request) {
@@ -183,6 +187,12 @@ func (s *Server) catalogItemPage(w http.ResponseWriter, r *http.Request) {
 	if d.Versions, err = s.reg.PublicVersions(r.Context(), id); err != nil {
 		s.fail(w, r, err)
 		return
+	}
+	if s.supply != nil && it.Kind == registry.KindResource {
+		if d.DataVersions, err = s.supply.Versions(r.Context(), id); err != nil {
+			s.fail(w, r, err)
+			return
+		}
 	}
 	s.render(w, r, http.StatusOK, "catalog_item", d)
 }

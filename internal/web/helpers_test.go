@@ -93,10 +93,12 @@ type client struct {
 
 func (e *env) client() *client {
 	jar, _ := cookiejar.New(nil)
-	hc := e.srv.Client()
+	// A copy: the test server's client is shared, and two people in one
+	// test must not share a cookie jar.
+	hc := *e.srv.Client()
 	hc.Jar = jar
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &client{t: e.t, e: e, http: hc}
+	return &client{t: e.t, e: e, http: &hc}
 }
 
 type response struct {

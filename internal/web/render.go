@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"fmt"
+	"github.com/gongshu/gongshu/internal/supply"
 	"html/template"
 	"net/http"
 	"time"
@@ -43,6 +44,26 @@ var templateFuncs = template.FuncMap{
 		return ""
 	},
 	"yuan": func(fen int64) string { return fmt.Sprintf("¥%d.%02d", fen/100, fen%100) },
+	// pct shows a 0..1 confidence as a percentage.
+	"pct": func(f float64) float64 { return f * 100 },
+	// short abbreviates a hash; the whole one is in the title attribute.
+	"short": func(h string) string { return h[:min(len(h), 12)] },
+	"tagOf": func(tags []supply.ColumnTag, column string) *supply.ColumnTag {
+		for i := range tags {
+			if tags[i].Column == column {
+				return &tags[i]
+			}
+		}
+		return nil
+	},
+	"profileOf": func(ps []supply.ColumnProfile, column string) *supply.ColumnProfile {
+		for i := range ps {
+			if ps[i].Name == column {
+				return &ps[i]
+			}
+		}
+		return nil
+	},
 	"cstp": func(t *time.Time) string {
 		if t == nil {
 			return ""

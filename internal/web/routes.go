@@ -41,6 +41,13 @@ func (s *Server) registerRoutes() {
 	s.handle("POST /console/registry", s.page(s.registrySubmit))
 	s.handle("GET /console/registry/{id}", s.page(s.registryItemPage))
 	s.handle("POST /console/registry/{id}/steps", s.page(s.registryStep))
+	if s.supply != nil {
+		s.handle("GET /console/registry/{id}/data", s.page(s.supplyPage))
+		s.handle("POST /console/registry/{id}/data/upload", s.supplyUpload)
+		s.handle("POST /console/registry/{id}/data/load", s.page(s.supplyConfirm))
+		s.handle("POST /console/registry/{id}/data/tags", s.page(s.supplyTag))
+		s.handle("POST /console/registry/{id}/data/unit", s.page(s.supplyUnit))
+	}
 
 	// JSON API (documented in openapi.json; a test holds the two together).
 	s.handle("GET /api/v1/openapi.json", s.openAPI)
@@ -78,5 +85,13 @@ func (s *Server) registerRoutes() {
 	s.handle("POST /api/v1/registry/products", s.api(s.apiRegistrySubmitProduct))
 	s.handle("GET /api/v1/registry/overlaps", s.api(s.apiRegistryOverlaps))
 	s.handle("GET /api/v1/registry/lookup/{code}", s.apiRegistryLookup)
+	if s.supply != nil {
+		s.handle("POST /api/v1/resources/{id}/previews", s.uploadAPI(s.apiSupplyPreview))
+		s.handle("POST /api/v1/resources/{id}/loads", s.uploadAPI(s.apiSupplyLoad))
+		s.handle("GET /api/v1/resources/{id}/data-versions", s.apiSupplyVersions)
+		s.handle("GET /api/v1/resources/{id}/tags", s.api(s.apiSupplyTags))
+		s.handle("POST /api/v1/resources/{id}/tags", s.api(s.apiSupplyConfirmTag))
+		s.handle("PUT /api/v1/resources/{id}/privacy-unit", s.api(s.apiSupplyPrivacyUnit))
+	}
 	s.handle("/api/", s.apiNotFound)
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/gongshu/gongshu/internal/identity"
 	"github.com/gongshu/gongshu/internal/region"
 	"github.com/gongshu/gongshu/internal/registry"
+	"github.com/gongshu/gongshu/internal/supply"
 )
 
 //go:embed templates/*.html
@@ -42,6 +43,12 @@ type Pinger interface {
 type Config struct {
 	Identity *identity.Service
 	Registry *registry.Service
+	// Supply loads departments' data into the domain; nil when the
+	// process has no domain (a control-plane-only run), and the data
+	// pages and endpoints are then not served.
+	Supply *supply.Service
+	// UploadDir receives uploaded files until they are loaded.
+	UploadDir string
 	// Search answers the catalog's text queries.
 	Search Searcher
 	// Loading reports data being loaded into the domain in the
@@ -66,6 +73,8 @@ type Server struct {
 	cfg     Config
 	ids     *identity.Service
 	reg     *registry.Service
+	supply  *supply.Service
+	loads   *loads
 	search  Searcher
 	audit   *audit.Log
 	tree    *audit.Tree
@@ -89,7 +98,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{
-		cfg: cfg, ids: cfg.Identity, reg: cfg.Registry, search: cfg.Search, audit: cfg.Audit, tree: cfg.Tree, cat: cfg.Catalog, regions: cfg.Regions,
+		cfg: cfg, ids: cfg.Identity, reg: cfg.Registry, supply: cfg.Supply, loads: newLoads(cfg.UploadDir), search: cfg.Search, audit: cfg.Audit, tree: cfg.Tree, cat: cfg.Catalog, regions: cfg.Regions,
 		logger: cfg.Logger, now: cfg.Now, mux: http.NewServeMux(), metrics: newMetrics(cfg.Now()),
 	}
 	var err error
