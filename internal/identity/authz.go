@@ -29,6 +29,23 @@ const (
 	ActRegistryReview  Action = "registry.review"
 	ActRegistryCancel  Action = "registry.cancel"
 	ActRegistryReadAll Action = "registry.read_unpublished"
+	// Authorization: plans, selection, agreements (R7-R11, R16).
+	ActPlanDraft          Action = "plan.draft"
+	ActPlanSubmit         Action = "plan.submit"
+	ActPlanDecide         Action = "plan.decide"
+	ActPlanFile           Action = "plan.file"
+	ActPlanAckFiling      Action = "plan.acknowledge_filing"
+	ActSelectionManage    Action = "selection.manage"
+	ActAgreementDraft     Action = "agreement.draft"
+	ActAgreementDecide    Action = "agreement.decide"
+	ActAgreementSign      Action = "agreement.sign"
+	ActAgreementFile      Action = "agreement.file"
+	ActAgreementAckFiling Action = "agreement.acknowledge_filing"
+	ActAgreementActivate  Action = "agreement.activate"
+	ActAgreementSuspend   Action = "agreement.suspend"
+	ActAgreementTerminate Action = "agreement.terminate"
+	ActAgreementHandover  Action = "agreement.handover"
+	ActGrantReadAll       Action = "grant.read_all"
 )
 
 // Actions lists every action, in the order the authorization matrix shows them.
@@ -37,6 +54,9 @@ var Actions = []Action{
 	ActUserChangePass, ActTokenManage, ActTokenRevoke, ActAuditRead, ActAuditReadAll, ActAuditAck,
 	ActAuditCosigners, ActAuditCosign, ActResourceSubmit, ActProductSubmit, ActRegistryReview,
 	ActRegistryCancel, ActRegistryReadAll,
+	ActPlanDraft, ActPlanSubmit, ActPlanDecide, ActPlanFile, ActPlanAckFiling, ActSelectionManage,
+	ActAgreementDraft, ActAgreementDecide, ActAgreementSign, ActAgreementFile, ActAgreementAckFiling,
+	ActAgreementActivate, ActAgreementSuspend, ActAgreementTerminate, ActAgreementHandover, ActGrantReadAll,
 }
 
 // Object is what an action is done to, as far as the decision needs it.
@@ -63,6 +83,10 @@ func allowed(regions *region.Table, p Principal, a Action, o Object) bool {
 	admin := p.Has(RoleAdmin)
 	ownOrg := o.OrgID != 0 && o.OrgID == p.OrgID
 	self := o.UserID != 0 && o.UserID == p.UserID
+	// Each region runs its own authorizations (R4.1): plans and agreements
+	// are acted on by the bodies of exactly their region.
+	sameRegion := o.Region != "" && o.Region == p.Region
+	within := o.Region != "" && regions.Contains(p.Region, o.Region)
 	switch a {
 	case ActConsoleView, ActOrgRead:
 		return true
@@ -104,9 +128,42 @@ func allowed(regions *region.Table, p Principal, a Action, o Object) bool {
 			(p.Has(RoleAuthority) && o.Region != "" && regions.Contains(p.Region, o.Region))
 	case ActRegistryReadAll:
 		return admin || p.Has(RoleAuthority) || p.Has(RoleAgency) || p.Has(RoleRegulator) || ownOrg
+	case ActPlanDraft:
+		// Drafted by the authority, or by the agency under its guidance (R8.1).
+		return (p.Has(RoleAuthority) || p.Has(RoleAgency)) && sameRegion
+	case ActPlanSubmit, ActPlanFile:
+		// The authority submits a plan to the government's decision and
+		// files a decided city or county plan upward (R9.1).
+		return p.Has(RoleAuthority) && sameRegion
+	case ActPlanDecide:
+		// The government's 三重一大 decision, recorded by the government
+		// itself or by its authority (R9.1).
+		return (p.Has(RoleGovernment) || p.Has(RoleAuthority)) && sameRegion
+	case ActPlanAckFiling, ActAgreementAckFiling:
+		// Filings go to the provincial authority (R9.1, R11.1).
+		return p.Has(RoleAuthority) && provincial(regions, p.Region) && within
+	case ActSelectionManage, ActAgreementDraft, ActAgreementDecide, ActAgreementFile, ActAgreementActivate,
+		ActAgreementSuspend, ActAgreementTerminate, ActAgreementHandover:
+		// The agency selects operators, decides, signs and files
+		// agreements, and suspends or ends them (R10.1, R11.1, R16.1).
+		return p.Has(RoleAgency) && sameRegion
+	case ActAgreementSign:
+		// Both parties sign: the agency of the region and the operator.
+		return (p.Has(RoleAgency) && sameRegion) || (p.Has(RoleOperator) && ownOrg)
+	case ActGrantReadAll:
+		// Plans and agreements of a region are read by those who run or
+		// oversee it; an operator reads those it is party to.
+		return admin || ownOrg ||
+			((p.Has(RoleAuthority) || p.Has(RoleAgency) || p.Has(RoleGovernment) || p.Has(RoleRegulator)) && within)
 	case ActAuditRead:
 		// Everyone may read the entries of their own organisation's actions.
 		return admin || p.Has(RoleAuthority) || p.Has(RoleAgency) || p.Has(RoleRegulator) || ownOrg
 	}
 	return false
+}
+
+// provincial reports whether code is a province-level region.
+func provincial(regions *region.Table, code string) bool {
+	r, ok := regions.Lookup(code)
+	return ok && r.Level == region.Province
 }

@@ -118,6 +118,18 @@ func TestAuthorizeRules(t *testing.T) {
 		{"operator manages its own tokens", op, ActTokenManage, Object{UserID: 3}, true},
 		{"operator may not manage another's tokens", op, ActTokenManage, Object{UserID: 4}, false},
 		{"authority reads the whole audit log", prov, ActAuditReadAll, Object{}, true},
+		// R9.1, R11.1: filings go to the provincial authority.
+		{"provincial authority acknowledges a Nanchang plan filing", prov, ActPlanAckFiling, Object{Region: "360100"}, true},
+		{"provincial authority acknowledges a provincial agreement filing", prov, ActAgreementAckFiling, Object{Region: "360000"}, true},
+		{"Nanchang authority may not acknowledge filings", city, ActPlanAckFiling, Object{Region: "360124"}, false},
+		// R4.1: each region runs its own authorizations.
+		{"Nanchang authority drafts a Nanchang plan", city, ActPlanDraft, Object{Region: "360100"}, true},
+		{"provincial authority may not draft a Nanchang plan", prov, ActPlanDraft, Object{Region: "360100"}, false},
+		{"an operator may not record a plan decision", Principal{UserID: 7, OrgID: 7, Region: "360000", Roles: []Role{RoleOperator}}, ActPlanDecide, Object{Region: "360000"}, false},
+		// R11.1: the operator signs its own agreement only.
+		{"operator signs its own agreement", op, ActAgreementSign, Object{OrgID: 3, Region: "360100"}, true},
+		{"operator may not sign another's agreement", op, ActAgreementSign, Object{OrgID: 4, Region: "360100"}, false},
+		{"operator may not suspend", op, ActAgreementSuspend, Object{OrgID: 3, Region: "360100"}, false},
 	}
 	for _, c := range cases {
 		err := Authorize(regions, c.p, c.a, c.o)
