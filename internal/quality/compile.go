@@ -364,46 +364,35 @@ func (p *plan) samples(ctx context.Context, d Domain, key string, results []Resu
 	scans := 0
 	var got []Sample
 	if len(row) > 0 {
+		// One limited branch per failed rule: each evaluates only its own
+		// condition and stops at its twentieth failure, so a common defect
+		// costs a few thousand rows, not another pass over the table.
 		scans++
 		keyExpr := "NULL"
 		if p.keyText != "" {
 			keyExpr = p.keyText
 		}
-		sel := []string{keyExpr}
-		var anyFail []string
-		for _, rc := range row {
-			sel = append(sel, rc.fail, rc.value)
-			anyFail = append(anyFail, rc.fail)
+		branches := make([]string, len(row))
+		for i, rc := range row {
+			branches[i] = "(SELECT " + strconv.Itoa(i) + " AS r, " + keyExpr + " AS k, " + rc.value + " AS v FROM " + p.inner() +
+				" WHERE " + rc.fail + " LIMIT " + strconv.Itoa(SampleLimit) + ")"
 		}
-		q := "SELECT " + strings.Join(sel, ", ") + " FROM " + p.inner() + " WHERE " + strings.Join(anyFail, " OR ")
-		counts := make([]int, len(row))
-		full := 0
-		vals := make([]any, len(sel))
-		ptrs := make([]any, len(sel))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
+		q := strings.Join(branches, " UNION ALL ")
 		err := d.Query(ctx, q, func(scan func(...any) error) error {
-			if err := scan(ptrs...); err != nil {
+			var r, k, v any
+			if err := scan(&r, &k, &v); err != nil {
 				return err
 			}
-			k, _ := toText(vals[0])
-			for i, rc := range row {
-				if failed, _ := vals[1+2*i].(bool); !failed || counts[i] >= SampleLimit {
-					continue
-				}
-				v, _ := toText(vals[2+2*i])
-				got = append(got, Sample{RuleID: rc.rule.ID, Key: k, Value: v})
-				if counts[i]++; counts[i] == SampleLimit {
-					full++
-				}
+			i := int(toInt(r))
+			if i < 0 || i >= len(row) {
+				return fmt.Errorf("quality: sample of unknown rule %d", i)
 			}
-			if full == len(row) {
-				return errEnough
-			}
+			ks, _ := toText(k)
+			vs, _ := toText(v)
+			got = append(got, Sample{RuleID: row[i].rule.ID, Key: ks, Value: vs})
 			return nil
 		})
-		if err != nil && err != errEnough {
+		if err != nil {
 			return scans, err
 		}
 	}
