@@ -3,6 +3,7 @@ package grant_test
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -53,6 +54,12 @@ func (x *fakeExclusions) set(id int64, why string) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	x.why[id] = why
+}
+
+func (x *fakeExclusions) unset(id int64) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	delete(x.why, id)
 }
 
 type revocation struct{ operator, agreement int64 }
@@ -350,3 +357,5 @@ func asApp(err error) (apperr.Error, bool) {
 	}
 	return apperr.Error{}, false
 }
+
+func id64(n int64) string { return strconv.FormatInt(n, 10) }

@@ -85,9 +85,10 @@ func (s *Signals) remove(agreementID int64, key uint64) {
 func (s *Signals) Context(parent context.Context, agreementID int64) (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithCancelCause(parent)
 	key := s.add(agreementID, func(st Stop) { cancel(stopError(st)) })
-	// However the context ends, it leaves the broker.
+	// However the context ends (its parent too), it leaves the broker;
+	// cancel also leaves at once, so a caller sees the broker clean on return.
 	context.AfterFunc(ctx, func() { s.remove(agreementID, key) })
-	return ctx, func() { cancel(context.Canceled) }
+	return ctx, func() { cancel(context.Canceled); s.remove(agreementID, key) }
 }
 
 // Subscribe returns a channel that receives the agreement's next stop
