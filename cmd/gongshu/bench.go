@@ -8,6 +8,7 @@ import (
 	"os"
 
 	"github.com/gongshu/gongshu/internal/audit"
+	"github.com/gongshu/gongshu/internal/quality"
 	"github.com/gongshu/gongshu/internal/search"
 	"github.com/gongshu/gongshu/internal/store"
 	"github.com/gongshu/gongshu/internal/supply/domain"
@@ -22,10 +23,14 @@ func cmdBench(ctx context.Context, args []string, getenv func(string) string, st
 	if len(args) > 0 && args[0] == "ingest" {
 		return benchIngest(ctx, args[1:], getenv, stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "quality" {
+		return benchQuality(ctx, args[1:], getenv, stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "audit" {
 		fmt.Fprint(stderr, "Usage: gongshu bench audit [--entries N] [--appends N] [--db URL] [--audit-suite sm3|sha256]\n"+
-			"       gongshu bench search [--resources N] [--db URL]\n       gongshu bench ingest [--bytes N] [--data DIR]\n")
-		return errors.New("bench: want audit, search or ingest")
+			"       gongshu bench search [--resources N] [--db URL]\n       gongshu bench ingest [--bytes N] [--data DIR]\n"+
+			"       gongshu bench quality [--rows N] [--data DIR]\n")
+		return errors.New("bench: want audit, search, ingest or quality")
 	}
 	var c commonFlags
 	var entries, appends, proofs int
@@ -116,4 +121,23 @@ func benchIngest(ctx context.Context, args []string, getenv func(string) string,
 	}
 	defer os.RemoveAll(dir)
 	return domain.BenchIngest(ctx, dir, size, stdout)
+}
+
+// benchQuality times a resource's quality rules, fused, against one full
+// scan of the same generated table on DuckDB.
+func benchQuality(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	var rows int
+	var data string
+	fs := newFlagSet("bench quality", "bench quality [--rows N] [--data DIR]", stderr)
+	fs.IntVar(&rows, "rows", 10_000_000, "rows of the generated resource")
+	fs.StringVar(&data, "data", "", "directory for the scratch database (default: a temporary one)")
+	if err := parse(fs, args, getenv); err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp(data, "gongshu-bench-quality-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	return quality.Bench(ctx, dir, rows, stdout)
 }

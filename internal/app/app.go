@@ -8,6 +8,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/gongshu/gongshu/internal/governance"
+	"github.com/gongshu/gongshu/internal/quality"
 	"log/slog"
 	"net"
 	"net/http"
@@ -55,9 +57,13 @@ type App struct {
 	Registry *registry.Service
 	Engine   *engine.Engine
 	Supply   *supply.Service
-	Regions  *region.Table
-	Catalog  *i18n.Catalog
-	Web      *web.Server
+	// Quality checks loaded data against each resource's rules; nil
+	// without a domain.
+	Quality    *quality.Service
+	Governance *governance.Service
+	Regions    *region.Table
+	Catalog    *i18n.Catalog
+	Web        *web.Server
 	// Check is the verification of the audit log made at start.
 	Check  audit.CheckResult
 	logger *slog.Logger
@@ -127,8 +133,19 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		}
 		sup = supply.NewService(db, log, domain.Adapt(eng), registryResources{reg}, cfg.Now)
 	}
+	gov := governance.New(db, log, governanceResources{reg}, workday.Default(), cfg.Now, governance.Options{})
+	var qual *quality.Service
+	if eng != nil {
+		qual = quality.NewService(db, log, qualityDomain{eng}, qualityResources{reg, sup}, cfg.Now)
+		// A load is checked against the resource's rules in the background:
+		// a large table takes seconds, and the loader need not wait.
+		sup.AfterLoad(func(ctx context.Context, p identity.Principal, v supply.Version) {
+			go runQuality(context.WithoutCancel(ctx), qual, cfg.Logger, p, v.ResourceID,
+				quality.Target{Table: v.Table, Version: v.Version, LoadedAt: v.LoadedAt}, quality.TriggerLoad)
+		})
+	}
 	srv, err := web.New(web.Config{
-		Identity: ids, Registry: reg, Supply: sup, UploadDir: uploadDir(cfg.DataDir), Search: index, Audit: log, Tree: tree, Catalog: cat, Regions: regions, DB: db, Logger: cfg.Logger,
+		Identity: ids, Registry: reg, Supply: sup, Quality: qual, Governance: gov, UploadDir: uploadDir(cfg.DataDir), Search: index, Audit: log, Tree: tree, Catalog: cat, Regions: regions, DB: db, Logger: cfg.Logger,
 		Now: cfg.Now, Version: cfg.Version, InsecureCookies: cfg.InsecureCookies,
 	})
 	if err != nil {
@@ -138,7 +155,8 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		db.Close()
 		return nil, err
 	}
-	return &App{DB: db, Engine: eng, Supply: sup, Audit: log, Tree: tree, Identity: ids, Registry: reg, Regions: regions, Catalog: cat, Web: srv, Check: res, logger: cfg.Logger, index: index}, nil
+	return &App{DB: db, Engine: eng, Supply: sup, Audit: log, Tree: tree, Identity: ids, Registry: reg, Regions: regions, Catalog: cat, Web: srv, Check: res, logger: cfg.Logger, index: index,
+		Quality: qual, Governance: gov}, nil
 }
 
 // Close releases the store.
@@ -182,6 +200,19 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 			return
 		}
 		a.logger.Info("catalog search loaded", "took", time.Since(t0).Round(time.Millisecond))
+	}()
+	// Periodic duties: due quality runs, overdue objections.
+	go func() {
+		t := time.NewTicker(time.Hour)
+		defer t.Stop()
+		for {
+			a.sweep(ctx)
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
 	}()
 	ictx, stopIntegrator := context.WithCancel(context.Background())
 	integrated := make(chan struct{})

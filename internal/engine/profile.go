@@ -267,3 +267,13 @@ func (e *Engine) query(ctx context.Context, q string, each func(scan func(...any
 	}
 	return rows.Err()
 }
+
+// Query runs one read-only statement of the platform's own (a quality
+// check over a whole table) and calls each for every row. An operator's
+// SQL never comes here: it goes through the policy layer and the sandbox.
+func (e *Engine) Query(ctx context.Context, q string, each func(scan func(...any) error) error) error {
+	return e.query(ctx, q, each)
+}
+
+// Qualified is the quoted, schema-qualified name of a domain table.
+func (e *Engine) Qualified(table string) string { return e.qualified(table) }

@@ -145,6 +145,9 @@ func (s *Service) Load(ctx context.Context, p identity.Principal, resourceID int
 		}
 		return Version{}, err
 	}
+	for _, fn := range s.afterLoad {
+		fn(ctx, p, v)
+	}
 	return v, nil
 }
 

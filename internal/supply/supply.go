@@ -124,6 +124,15 @@ type Service struct {
 	eng       Engine
 	resources Resources
 	now       func() time.Time
+	afterLoad []func(ctx context.Context, p identity.Principal, v Version)
+}
+
+// AfterLoad registers fn to be called after each successful load, once
+// its version is recorded (the quality rules run from here). Register
+// before serving; fn must not block for long: start work in the
+// background.
+func (s *Service) AfterLoad(fn func(ctx context.Context, p identity.Principal, v Version)) {
+	s.afterLoad = append(s.afterLoad, fn)
 }
 
 // NewService wires a supply service.

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"github.com/gongshu/gongshu/internal/quality"
 	"github.com/gongshu/gongshu/internal/supply"
 	"net/http"
 	"net/url"
@@ -162,6 +163,9 @@ type catalogItemData struct {
 	// DataVersions are the loads of the resource's data: counts and
 	// hashes, never values.
 	DataVersions []supply.Version
+	// Quality is the latest quality run: score, dimensions and per-rule
+	// counts, never the failing values.
+	Quality *quality.Run
 }
 
 func (s *Server) catalogItemPage(w http.ResponseWriter, r *http.Request) {
@@ -190,6 +194,14 @@ func (s *Server) catalogItemPage(w http.ResponseWriter, r *http.Request) {
 	}
 	if s.supply != nil && it.Kind == registry.KindResource {
 		if d.DataVersions, err = s.supply.Versions(r.Context(), id); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+	}
+	if s.quality != nil {
+		if run, err := s.quality.LatestScore(r.Context(), id); err == nil {
+			d.Quality = &run
+		} else if e, ok := apperr.As(err); !ok || e.Code != apperr.NotFound {
 			s.fail(w, r, err)
 			return
 		}

@@ -48,6 +48,11 @@ func (s *Server) registerRoutes() {
 		s.handle("POST /console/registry/{id}/data/tags", s.page(s.supplyTag))
 		s.handle("POST /console/registry/{id}/data/unit", s.page(s.supplyUnit))
 	}
+	if s.quality != nil {
+		s.handle("GET /console/registry/{id}/quality", s.page(s.qualityPage))
+		s.handle("POST /console/registry/{id}/quality/rules", s.page(s.qualitySetRules))
+		s.handle("POST /console/registry/{id}/quality/run", s.page(s.qualityRunNow))
+	}
 
 	// JSON API (documented in openapi.json; a test holds the two together).
 	s.handle("GET /api/v1/openapi.json", s.openAPI)
@@ -92,6 +97,14 @@ func (s *Server) registerRoutes() {
 		s.handle("GET /api/v1/resources/{id}/tags", s.api(s.apiSupplyTags))
 		s.handle("POST /api/v1/resources/{id}/tags", s.api(s.apiSupplyConfirmTag))
 		s.handle("PUT /api/v1/resources/{id}/privacy-unit", s.api(s.apiSupplyPrivacyUnit))
+	}
+	if s.quality != nil {
+		s.handle("GET /api/v1/resources/{id}/quality", s.apiQualityScore)
+		s.handle("GET /api/v1/resources/{id}/quality/rules", s.api(s.apiQualityRules))
+		s.handle("PUT /api/v1/resources/{id}/quality/rules", s.api(s.apiQualitySetRules))
+		s.handle("POST /api/v1/resources/{id}/quality/runs", s.api(s.apiQualityRun))
+		s.handle("GET /api/v1/quality/runs/{id}/samples", s.api(s.apiQualitySamples))
+		s.handle("GET /api/v1/quality/departments", s.api(s.apiQualityDepartments))
 	}
 	s.handle("/api/", s.apiNotFound)
 }

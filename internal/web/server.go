@@ -10,6 +10,8 @@ import (
 	"context"
 	"embed"
 	"fmt"
+	"github.com/gongshu/gongshu/internal/governance"
+	"github.com/gongshu/gongshu/internal/quality"
 	"html/template"
 	"io/fs"
 	"log/slog"
@@ -47,6 +49,10 @@ type Config struct {
 	// process has no domain (a control-plane-only run), and the data
 	// pages and endpoints are then not served.
 	Supply *supply.Service
+	// Quality shows data-quality scores and runs rules; nil without a domain.
+	Quality *quality.Service
+	// Governance answers objections, the negative list and consent.
+	Governance *governance.Service
 	// UploadDir receives uploaded files until they are loaded.
 	UploadDir string
 	// Search answers the catalog's text queries.
@@ -74,6 +80,8 @@ type Server struct {
 	ids     *identity.Service
 	reg     *registry.Service
 	supply  *supply.Service
+	quality *quality.Service
+	gov     *governance.Service
 	loads   *loads
 	search  Searcher
 	audit   *audit.Log
@@ -98,7 +106,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{
-		cfg: cfg, ids: cfg.Identity, reg: cfg.Registry, supply: cfg.Supply, loads: newLoads(cfg.UploadDir), search: cfg.Search, audit: cfg.Audit, tree: cfg.Tree, cat: cfg.Catalog, regions: cfg.Regions,
+		cfg: cfg, ids: cfg.Identity, reg: cfg.Registry, supply: cfg.Supply, quality: cfg.Quality, gov: cfg.Governance, loads: newLoads(cfg.UploadDir), search: cfg.Search, audit: cfg.Audit, tree: cfg.Tree, cat: cfg.Catalog, regions: cfg.Regions,
 		logger: cfg.Logger, now: cfg.Now, mux: http.NewServeMux(), metrics: newMetrics(cfg.Now()),
 	}
 	var err error

@@ -474,6 +474,8 @@ type supplyPageData struct {
 	Staged    string
 	Error     string
 	Tag       []pii.Tag
+	// HasQuality links the quality page (the process has a domain).
+	HasQuality bool
 }
 
 // jobView is a load as the page shows it.
@@ -496,7 +498,7 @@ func (s *Server) supplyPageData(r *http.Request, p *identity.Principal, id int64
 	if err != nil {
 		return nil, err
 	}
-	d := &supplyPageData{Item: it, CanHandle: s.supply.MayHandle(ctx, *p, id),
+	d := &supplyPageData{Item: it, CanHandle: s.supply.MayHandle(ctx, *p, id), HasQuality: s.quality != nil,
 		Tag: []pii.Tag{pii.DirectIdentifier, pii.QuasiIdentifier, pii.Sensitive, pii.None}}
 	if d.Versions, err = s.supply.Versions(ctx, id); err != nil {
 		return nil, err

@@ -18,9 +18,9 @@ import (
 
 // enterpriseCSV is a small enterprise registry with valid credit codes.
 const enterpriseCSV = "uscc,name,district,capital\n" +
-	"91360100MA35GJ3T4X,南昌赣江科技有限公司,360102,500\n" +
-	"91360100MA38L6YB0C,南昌红谷贸易有限公司,360103,120\n" +
-	"91360700MA39Q2KE6Y,赣州稀金材料有限公司,360702,3000\n"
+	"91360100MA35GJ3T28,南昌赣江科技有限公司,360102,500\n" +
+	"91360100MA38L6YB7H,南昌红谷贸易有限公司,360103,120\n" +
+	"91360100MA39Q2KEXY,赣州稀金材料有限公司,360702,3000\n"
 
 // upload calls a file endpoint with a raw body.
 func (e *env) upload(path, token, contentType string, body io.Reader) response {

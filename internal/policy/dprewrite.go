@@ -1,0 +1,220 @@
+package policy
+
+import (
+	"fmt"
+	"math/big"
+	"strings"
+)
+
+func dpRefuse(detail string) *refusal {
+	return refuse(CodeDPUnsupported, -1, "DP rewrite: "+detail, "detail", detail)
+}
+
+// rewriteDP bounds each unit's contribution before aggregating, the way
+// ZetaSQL's differential privacy does: first one row per (unit, group) with
+// the unit's count clamped to MaxRowsPerGroup and its sum clamped to the
+// column's bounds, then at most MaxGroupsPerUnit groups per unit chosen at
+// random (row_number over the unit in random order), then the groups'
+// totals. The plan says which columns the caller must noise and with what
+// sensitivity and share of ε, and which column drives partition selection.
+func (an *analysis) rewriteDP(opt Options) (Plan, *refusal) {
+	stmt := an.stmt
+	if opt.Epsilon == nil || opt.Epsilon.Sign() <= 0 || opt.Delta == nil || opt.Delta.Sign() <= 0 {
+		return Plan{}, dpRefuse("the query has no ε and δ to spend")
+	}
+	if stmt.HavingClause != nil || len(stmt.SortClause) > 0 || stmt.LimitCount != nil || stmt.LimitOffset != nil ||
+		len(stmt.DistinctClause) > 0 || stmt.WithClause != nil {
+		return Plan{}, dpRefuse("HAVING, ORDER BY, LIMIT, DISTINCT and WITH are not supported")
+	}
+	if len(stmt.FromClause) != 1 || stmt.FromClause[0].GetRangeVar() == nil || len(an.a.uses) != 1 {
+		return Plan{}, dpRefuse("the query must read one table directly")
+	}
+	tu := an.a.uses[0]
+	t := tu.table
+	rv := stmt.FromClause[0].GetRangeVar()
+	alias := rv.Relname
+	if rv.Alias != nil {
+		alias = rv.Alias.Aliasname
+	}
+	maxGroups := int64(max(t.Rule.MaxGroupsPerUnit, 1))
+	maxRows := int64(max(t.Rule.MaxRowsPerGroup, 1))
+
+	// Group keys, printed once; output items that print the same are keys.
+	var groups []string
+	for _, g := range stmt.GroupClause {
+		n := g
+		if isOrdinal(g) {
+			i := int(g.GetAConst().GetIval().GetIval())
+			n = stmt.TargetList[i-1].GetResTarget().Val
+		} else if rt := aliasTarget(g, stmt, an.a.top.scope); rt != nil {
+			n = rt.Val
+		}
+		s, err := deparseExpr(n)
+		if err != nil {
+			return Plan{}, dpRefuse("a GROUP BY key cannot be printed")
+		}
+		groups = append(groups, s)
+	}
+	unit := quoteIdent(alias) + "." + quoteIdent(t.Unit)
+	inner := []string{unit + ` AS "__gs_unit"`}
+	for i, g := range groups {
+		inner = append(inner, fmt.Sprintf(`%s AS "__gs_g%d"`, g, i))
+	}
+	var outer, extra []string
+	p := Plan{Columns: len(stmt.TargetList)}
+	np := &NoisePlan{Epsilon: opt.Epsilon, Delta: opt.Delta, MaxGroupsPerUnit: maxGroups}
+	parts := 1 // partition selection
+	type pending struct {
+		col  NoisyColumn
+		twoP bool
+	}
+	var noisy []pending
+	extraBase := len(stmt.TargetList)
+	for i, tn := range stmt.TargetList {
+		rt := tn.GetResTarget()
+		s, err := deparseExpr(rt.Val)
+		if err != nil {
+			return Plan{}, dpRefuse("an output item cannot be printed")
+		}
+		name := rt.Name
+		if gi := indexOf(groups, s); gi >= 0 {
+			if name == "" {
+				if cr := rt.Val.GetColumnRef(); cr != nil {
+					name = cr.Fields[len(cr.Fields)-1].GetString_().GetSval()
+				} else {
+					name = fmt.Sprintf("group_%d", gi+1)
+				}
+			}
+			outer = append(outer, fmt.Sprintf(`"__gs_g%d" AS %s`, gi, quoteIdent(name)))
+			p.Aggregated = append(p.Aggregated, false)
+			continue
+		}
+		fc := rt.Val.GetFuncCall()
+		if fc == nil || fc.AggFilter != nil {
+			return Plan{}, dpRefuse("output items must be GROUP BY keys or COUNT, SUM, AVG")
+		}
+		fn := funcName(fc)
+		if name == "" {
+			name = fn
+		}
+		a := fmt.Sprintf(`"__gs_a%d"`, i)
+		var arg, argName string
+		if !fc.AggStar {
+			if len(fc.Args) != 1 || fc.Args[0].GetColumnRef() == nil {
+				return Plan{}, dpRefuse(fn + " must take one column")
+			}
+			cr := fc.Args[0].GetColumnRef()
+			argName = cr.Fields[len(cr.Fields)-1].GetString_().GetSval()
+			arg, _ = deparseExpr(fc.Args[0])
+		}
+		col := NoisyColumn{Output: i, Value: i}
+		switch {
+		case fn == "count" && fc.AggDistinct:
+			if argName != t.Unit {
+				return Plan{}, dpRefuse("COUNT(DISTINCT ...) is supported only on the privacy unit")
+			}
+			inner = append(inner, "1 AS "+a)
+			col.Kind, col.Sensitivity = "count", maxGroups
+		case fn == "count":
+			what := "*"
+			if !fc.AggStar {
+				what = arg
+			}
+			inner = append(inner, fmt.Sprintf("LEAST(count(%s), %d) AS %s", what, maxRows, a))
+			col.Kind, col.Sensitivity = "count", maxGroups*maxRows
+		case (fn == "sum" || fn == "avg") && !fc.AggDistinct:
+			lo, hi, ok := bounds(t, argName)
+			if !ok {
+				return Plan{}, dpRefuse(fn + " of " + argName + " needs clamping bounds in the policy")
+			}
+			inner = append(inner, fmt.Sprintf("LEAST(GREATEST(sum(%s), %d), %d) AS %s", arg, lo, hi, a))
+			col.Kind, col.Sensitivity = fn, maxGroups*max(absInt(lo), absInt(hi))
+			if fn == "avg" {
+				c := fmt.Sprintf(`"__gs_c%d"`, i)
+				inner = append(inner, fmt.Sprintf("LEAST(count(%s), %d) AS %s", arg, maxRows, c))
+				col.Count = extraBase + len(extra)
+				col.CountSensitivity = maxGroups * maxRows
+				extra = append(extra, "sum("+c+")")
+			}
+		default:
+			return Plan{}, dpRefuse(fn + " is not supported")
+		}
+		outer = append(outer, fmt.Sprintf("sum(%s) AS %s", a, quoteIdent(name)))
+		p.Aggregated = append(p.Aggregated, true)
+		noisy = append(noisy, pending{col: col, twoP: fn == "avg"})
+		parts++
+		if fn == "avg" {
+			parts++
+		}
+	}
+	share := new(big.Rat).Quo(opt.Epsilon, new(big.Rat).SetInt64(int64(parts)))
+	for _, n := range noisy {
+		n.col.Epsilon = share
+		np.Columns = append(np.Columns, n.col)
+	}
+	np.PartitionEpsilon = share
+	np.PartitionColumn = extraBase + len(extra)
+	extra = append(extra, `count(*) AS "__gs_units"`)
+	p.UnitCounts = []int{np.PartitionColumn}
+
+	fw, err := fromWhere(stmt)
+	if err != nil {
+		return Plan{}, dpRefuse("the FROM clause cannot be printed")
+	}
+	innerGroup := []string{unit}
+	innerGroup = append(innerGroup, groups...)
+	var mid, outerGroup []string
+	for i := range groups {
+		mid = append(mid, fmt.Sprintf(`"__gs_g%d"`, i))
+		outerGroup = append(outerGroup, fmt.Sprintf(`"__gs_g%d"`, i))
+	}
+	for _, s := range inner[1+len(groups):] {
+		mid = append(mid, s[strings.LastIndex(s, " AS ")+4:])
+	}
+	mid = append(mid, `row_number() OVER (PARTITION BY "__gs_unit" ORDER BY random()) AS "__gs_rn"`)
+	var b strings.Builder
+	b.WriteString("SELECT ")
+	b.WriteString(strings.Join(append(outer, extra...), ", "))
+	b.WriteString(" FROM (SELECT ")
+	b.WriteString(strings.Join(mid, ", "))
+	b.WriteString(" FROM (SELECT ")
+	b.WriteString(strings.Join(inner, ", "))
+	b.WriteString(" ")
+	b.WriteString(fw)
+	b.WriteString(" GROUP BY ")
+	b.WriteString(strings.Join(innerGroup, ", "))
+	b.WriteString(`) AS "__gs_per_unit") AS "__gs_bounded"`)
+	fmt.Fprintf(&b, ` WHERE "__gs_rn" <= %d`, maxGroups)
+	if len(outerGroup) > 0 {
+		b.WriteString(" GROUP BY ")
+		b.WriteString(strings.Join(outerGroup, ", "))
+	}
+	p.SQL = b.String()
+	p.Noise = np
+	return p, nil
+}
+
+func indexOf(xs []string, s string) int {
+	for i, x := range xs {
+		if x == s {
+			return i
+		}
+	}
+	return -1
+}
+
+func bounds(t *Table, col string) (lo, hi int64, ok bool) {
+	for _, c := range t.Columns {
+		if c.Name == col {
+			return c.Lower, c.Upper, c.Lower < c.Upper
+		}
+	}
+	return 0, 0, false
+}
+
+func absInt(x int64) int64 {
+	if x < 0 {
+		return -x
+	}
+	return x
+}

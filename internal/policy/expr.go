@@ -1,0 +1,332 @@
+package policy
+
+import (
+	"fmt"
+	"strings"
+
+	pg "github.com/pganalyze/pg_query_go/v6"
+)
+
+// expr derives the capability of an expression. Every node type not named
+// here is refused: the checker allows what it understands, nothing else.
+func (a *analyzer) expr(n *pg.Node, sc *scope, ctx exprCtx, depth int) (capab, *refusal) {
+	if n == nil {
+		return constCap(), nil
+	}
+	if r := a.tooDeep(depth, locOf(n)); r != nil {
+		return capab{}, r
+	}
+	d := depth + 1
+	switch {
+	case n.GetAConst() != nil:
+		return constCap(), nil
+	case n.GetColumnRef() != nil:
+		return a.resolve(n.GetColumnRef(), sc)
+	case n.GetFuncCall() != nil:
+		return a.funcCall(n.GetFuncCall(), sc, ctx, d)
+	case n.GetAExpr() != nil:
+		return a.aExpr(n.GetAExpr(), sc, ctx, d)
+	case n.GetBoolExpr() != nil:
+		return a.list(n.GetBoolExpr().Args, sc, ctx, d)
+	case n.GetNullTest() != nil:
+		return a.expr(n.GetNullTest().Arg, sc, ctx, d)
+	case n.GetBooleanTest() != nil:
+		return a.expr(n.GetBooleanTest().Arg, sc, ctx, d)
+	case n.GetCoalesceExpr() != nil:
+		return a.list(n.GetCoalesceExpr().Args, sc, ctx, d)
+	case n.GetMinMaxExpr() != nil:
+		return a.list(n.GetMinMaxExpr().Args, sc, ctx, d)
+	case n.GetCaseExpr() != nil:
+		ce := n.GetCaseExpr()
+		c, r := a.expr(ce.Arg, sc, ctx, d)
+		if r != nil {
+			return c, r
+		}
+		for _, w := range ce.Args {
+			cw := w.GetCaseWhen()
+			if cw == nil {
+				return capab{}, refuse(CodeUnsupported, ce.Location, "CASE", "detail", "CASE")
+			}
+			cond, r := a.expr(cw.Expr, sc, ctx, d)
+			if r != nil {
+				return c, r
+			}
+			// CASE x WHEN 'literal': the comparison is implicit.
+			if ce.Arg != nil && (c.ident && cond.constant) {
+				return c, a.singlingOut(c, cw.Location)
+			}
+			res, r := a.expr(cw.Result, sc, ctx, d)
+			if r != nil {
+				return c, r
+			}
+			c = c.and(cond).and(res)
+		}
+		def, r := a.expr(ce.Defresult, sc, ctx, d)
+		if r != nil {
+			return c, r
+		}
+		return c.and(def), nil
+	case n.GetTypeCast() != nil:
+		tc := n.GetTypeCast()
+		if name := typeName(tc.TypeName); !allowedCastTypes[name] || len(tc.TypeName.ArrayBounds) > 0 || tc.TypeName.Setof {
+			return capab{}, refuse(CodeCastNotAllowed, tc.Location, "cast to "+name, "type", name)
+		}
+		return a.expr(tc.Arg, sc, ctx, d)
+	case n.GetSqlvalueFunction() != nil:
+		switch n.GetSqlvalueFunction().Op {
+		case pg.SQLValueFunctionOp_SVFOP_CURRENT_DATE, pg.SQLValueFunctionOp_SVFOP_CURRENT_TIMESTAMP,
+			pg.SQLValueFunctionOp_SVFOP_LOCALTIMESTAMP:
+			return constCap(), nil
+		}
+		return capab{}, refuse(CodeFunctionNotAllowed, n.GetSqlvalueFunction().Location,
+			"session function", "function", strings.ToLower(strings.TrimPrefix(n.GetSqlvalueFunction().Op.String(), "SVFOP_")))
+	case n.GetSubLink() != nil:
+		return capab{}, refuse(CodeSubqueryExpression, n.GetSubLink().Location, "subquery in an expression")
+	case n.GetParamRef() != nil:
+		return capab{}, refuse(CodeUnsupported, n.GetParamRef().Location, "parameter", "detail", "a $n parameter")
+	}
+	return capab{}, refuse(CodeUnsupported, locOf(n), "expression node", "detail", nodeKind(n))
+}
+
+func nodeKind(n *pg.Node) string {
+	if n == nil || n.Node == nil {
+		return "this expression"
+	}
+	return strings.TrimPrefix(fmt.Sprintf("%T", n.Node), "*pg_query.Node_")
+}
+
+func (a *analyzer) list(ns []*pg.Node, sc *scope, ctx exprCtx, depth int) (capab, *refusal) {
+	c := constCap()
+	for _, x := range ns {
+		xc, r := a.expr(x, sc, ctx, depth)
+		if r != nil {
+			return c, r
+		}
+		c = c.and(xc)
+	}
+	return c, nil
+}
+
+func (a *analyzer) singlingOut(c capab, loc int32) *refusal {
+	name := "an identifier"
+	for _, o := range c.origins {
+		name = o.name()
+		if t := a.cat.table(o.table); t != nil && (t.Unit == o.column) {
+			break
+		}
+	}
+	return refuse(CodeSinglingOut, loc, "comparison of identifier "+name+" with a literal", "column", name)
+}
+
+func (a *analyzer) aExpr(ae *pg.A_Expr, sc *scope, ctx exprCtx, depth int) (capab, *refusal) {
+	op := opName(ae)
+	comparison := false
+	switch ae.Kind {
+	case pg.A_Expr_Kind_AEXPR_OP:
+		switch {
+		case arithmeticOps[op]:
+		case comparisonOps[op]:
+			comparison = true
+		default:
+			return capab{}, refuse(CodeFunctionNotAllowed, ae.Location, "operator "+op, "function", "operator "+op)
+		}
+	case pg.A_Expr_Kind_AEXPR_IN, pg.A_Expr_Kind_AEXPR_LIKE, pg.A_Expr_Kind_AEXPR_ILIKE,
+		pg.A_Expr_Kind_AEXPR_BETWEEN, pg.A_Expr_Kind_AEXPR_NOT_BETWEEN, pg.A_Expr_Kind_AEXPR_BETWEEN_SYM,
+		pg.A_Expr_Kind_AEXPR_NOT_BETWEEN_SYM, pg.A_Expr_Kind_AEXPR_DISTINCT, pg.A_Expr_Kind_AEXPR_NOT_DISTINCT:
+		comparison = true
+	case pg.A_Expr_Kind_AEXPR_NULLIF:
+		comparison = true
+	default:
+		return capab{}, refuse(CodeFunctionNotAllowed, ae.Location, "operator "+ae.Kind.String(),
+			"function", strings.ToLower(strings.TrimPrefix(ae.Kind.String(), "AEXPR_")))
+	}
+	l, r := a.expr(ae.Lexpr, sc, ctx, depth)
+	if r != nil {
+		return l, r
+	}
+	var rc capab
+	if lst := ae.Rexpr.GetList(); lst != nil {
+		rc, r = a.list(lst.Items, sc, ctx, depth)
+	} else {
+		rc, r = a.expr(ae.Rexpr, sc, ctx, depth)
+	}
+	if r != nil {
+		return rc, r
+	}
+	if comparison && ae.Lexpr != nil && ae.Rexpr != nil {
+		if l.ident && rc.constant {
+			return l, a.singlingOut(l, ae.Location)
+		}
+		if rc.ident && l.constant {
+			return rc, a.singlingOut(rc, ae.Location)
+		}
+	}
+	return l.and(rc), nil
+}
+
+func (a *analyzer) funcCall(fc *pg.FuncCall, sc *scope, ctx exprCtx, depth int) (capab, *refusal) {
+	name := funcName(fc)
+	if fc.Over != nil {
+		return capab{}, refuse(CodeWindowFunction, fc.Location, "window function "+name)
+	}
+	bit, isAgg := aggregateFunctions[name]
+	if valueAggregates[name] && !isAgg {
+		return capab{}, refuse(CodeLeakingAggregate, fc.Location, name+" returns a unit's own value",
+			"function", name, "column", argName(fc))
+	}
+	if !isAgg {
+		if !scalarFunctions[name] {
+			if isTableFunction(name) {
+				return capab{}, refuse(CodeTableFunction, fc.Location, "table or system function "+name, "function", name)
+			}
+			return capab{}, refuse(CodeFunctionNotAllowed, fc.Location, "function "+name+" is not on the allowed list", "function", name)
+		}
+		if fc.AggStar || fc.AggDistinct || fc.AggFilter != nil || len(fc.AggOrder) > 0 || fc.FuncVariadic {
+			return capab{}, refuse(CodeUnsupported, fc.Location, "aggregate syntax on "+name, "detail", name)
+		}
+		return a.list(fc.Args, sc, ctx, depth)
+	}
+	// An aggregate.
+	if ctx.inAgg {
+		return capab{}, refuse(CodeUnsupported, fc.Location, "aggregate inside an aggregate", "detail", "nested aggregates")
+	}
+	if !ctx.allowAgg {
+		code := ctx.noAggErr
+		if code == "" {
+			code = CodeUnsupported
+		}
+		return capab{}, refuse(code, fc.Location, "aggregate "+name+" here", "detail", "an aggregate in this clause")
+	}
+	if len(fc.AggOrder) > 0 || fc.AggWithinGroup || fc.FuncVariadic {
+		return capab{}, refuse(CodeUnsupported, fc.Location, "ordered aggregate", "detail", "ORDER BY inside an aggregate")
+	}
+	inner := exprCtx{clause: inAggArg, inAgg: true, noAggErr: CodeUnsupported}
+	if fc.AggStar {
+		if name != "count" {
+			return capab{}, refuse(CodeFunctionNotAllowed, fc.Location, name+"(*)", "function", name+"(*)")
+		}
+	} else {
+		if len(fc.Args) == 0 {
+			return capab{}, refuse(CodeFunctionNotAllowed, fc.Location, name+"()", "function", name)
+		}
+		args, r := a.list(fc.Args, sc, inner, depth)
+		if r != nil {
+			return args, r
+		}
+		countUnit := name == "count" && len(fc.Args) == 1 && args.unit && fc.Args[0].GetColumnRef() != nil
+		if !countUnit {
+			if bit == aggMin || bit == aggMax {
+				for _, o := range args.origins {
+					if o.role != Group && o.role != Visible {
+						return capab{}, refuse(CodeLeakingAggregate, fc.Location, name+" of protected column "+o.name(),
+							"function", name, "column", o.name())
+					}
+				}
+			}
+			if r := a.need(args, pAgg, fc.Location); r != nil {
+				return args, r
+			}
+			if args.aggs&bit == 0 {
+				o := firstLacking(args.origins, bit)
+				return capab{}, refuse(CodeAggregateNotAllow, fc.Location, name+" not allowed on "+o,
+					"function", name, "column", o, "aggregates", aggNames(args.aggs))
+			}
+		}
+	}
+	if fc.AggFilter != nil {
+		f, r := a.expr(fc.AggFilter, sc, inner, depth)
+		if r != nil {
+			return f, r
+		}
+		if r := a.need(f, pWhere, fc.Location); r != nil {
+			return f, r
+		}
+	}
+	return capab{perm: pOutput | pList, aggs: 0, agg: true}, nil
+}
+
+func firstLacking(origins []*origin, bit aggset) string {
+	for _, o := range origins {
+		if o.aggs&bit == 0 {
+			return o.name()
+		}
+	}
+	if len(origins) > 0 {
+		return origins[0].name()
+	}
+	return "an expression"
+}
+
+func argName(fc *pg.FuncCall) string {
+	for _, a := range fc.Args {
+		if cr := a.GetColumnRef(); cr != nil && len(cr.Fields) > 0 {
+			return cr.Fields[len(cr.Fields)-1].GetString_().GetSval()
+		}
+	}
+	return "a column"
+}
+
+func typeName(tn *pg.TypeName) string {
+	if tn == nil || len(tn.Names) == 0 {
+		return ""
+	}
+	parts := make([]string, 0, len(tn.Names))
+	for _, n := range tn.Names {
+		parts = append(parts, strings.ToLower(n.GetString_().GetSval()))
+	}
+	if len(parts) == 2 && parts[0] == "pg_catalog" {
+		return parts[1]
+	}
+	return strings.Join(parts, ".")
+}
+
+// resolve finds the column a reference names.
+func (a *analyzer) resolve(cr *pg.ColumnRef, sc *scope) (capab, *refusal) {
+	var names []string
+	for _, f := range cr.Fields {
+		if f.GetAStar() != nil {
+			return capab{}, refuse(CodeSelectStar, cr.Location, "* in an expression")
+		}
+		names = append(names, f.GetString_().GetSval())
+	}
+	var found []relCol
+	switch len(names) {
+	case 1:
+		for _, it := range sc.items {
+			for _, col := range it.rel.cols {
+				if col.name == names[0] {
+					found = append(found, col)
+				}
+			}
+		}
+	case 2:
+		for _, it := range sc.items {
+			if it.alias != names[0] {
+				continue
+			}
+			for _, col := range it.rel.cols {
+				if col.name == names[1] {
+					found = append(found, col)
+				}
+			}
+		}
+	default:
+		return capab{}, refuse(CodeUnknownRelation, cr.Location, "qualified column "+strings.Join(names, "."),
+			"table", strings.Join(names[:len(names)-1], "."))
+	}
+	full := strings.Join(names, ".")
+	switch len(found) {
+	case 0:
+		return capab{}, refuse(CodeUnknownColumn, cr.Location, "no column "+full, "column", full)
+	case 1:
+	default:
+		return capab{}, refuse(CodeAmbiguousColumn, cr.Location, "several columns named "+full, "column", full)
+	}
+	c := found[0].cap
+	for _, o := range c.origins {
+		if o.role == Hidden {
+			return capab{}, refuse(CodeHiddenColumn, cr.Location, "column "+o.name()+" has role hidden", "column", o.name())
+		}
+	}
+	return c, nil
+}

@@ -1,0 +1,230 @@
+package policy
+
+import (
+	"fmt"
+	"math/big"
+	"strings"
+
+	pg "github.com/pganalyze/pg_query_go/v6"
+)
+
+// Plan is what runs and what the output check must re-verify.
+type Plan struct {
+	// SQL is the statement to execute, valid on DuckDB and PostgreSQL.
+	SQL      string
+	Analysis RuleKind
+	K        int
+	// Columns is how many leading result columns belong to the operator;
+	// the rest are internal (distinct-unit counts, DP helpers) and are
+	// removed by CheckOutput.
+	Columns int
+	// UnitCounts are result columns holding a group's distinct-unit count,
+	// each of which must be at least K.
+	UnitCounts []int
+	// RowCap bounds the rows of a list result (0: no cap).
+	RowCap int
+	// Aggregated says, per operator column, whether it holds aggregates
+	// (numbers computed over a group) rather than raw values.
+	Aggregated []bool
+	// Names says, per operator column, whether it derives raw from a column
+	// of person names, so the output check scans it for names.
+	Names []bool
+	// Noise is set under the DP rule: the caller adds discrete noise
+	// (internal/dp) before CheckOutput.
+	Noise *NoisePlan
+}
+
+// NoisePlan tells the caller which columns get noise and how much.
+type NoisePlan struct {
+	Epsilon, Delta *big.Rat
+	// MaxGroupsPerUnit is the L0 contribution bound applied by the rewrite.
+	MaxGroupsPerUnit int64
+	// PartitionColumn holds each group's distinct-unit count; keep a group
+	// only if this count plus discrete Laplace noise of scale
+	// MaxGroupsPerUnit/PartitionEpsilon reaches dp.PartitionThreshold.
+	PartitionColumn  int
+	PartitionEpsilon *big.Rat
+	Columns          []NoisyColumn
+}
+
+// NoisyColumn is one operator column released with noise.
+type NoisyColumn struct {
+	Output int    // operator column to replace with the noisy value
+	Kind   string // "count", "sum" or "avg"
+	// Value is the result column with the bounded raw count or sum;
+	// Count (avg only) the bounded raw row count to divide by.
+	Value, Count int
+	// Sensitivity is the L1 sensitivity of Value (and CountSensitivity of
+	// Count) after contribution bounding.
+	Sensitivity, CountSensitivity int64
+	// Epsilon is this column's share of the query's ε (avg: for each of
+	// its two parts).
+	Epsilon *big.Rat
+}
+
+// Options carries what the rewrite needs beyond the catalog.
+type Options struct {
+	// Epsilon and Delta are the privacy budget this query may spend under
+	// the DP rule (from the agreement's ledger).
+	Epsilon, Delta *big.Rat
+}
+
+// Rewrite checks sql and returns the plan to execute. A refused query
+// returns a zero Plan and the refusal.
+func Rewrite(sql string, cat Catalog, opt Options) (Plan, Decision) {
+	an, d := analyze(sql, cat)
+	if !d.Allowed {
+		return Plan{}, d
+	}
+	var (
+		p   Plan
+		err *refusal
+	)
+	switch an.a.top.rule {
+	case RuleAggregation:
+		p, err = an.rewriteAggregation()
+	case RuleList:
+		p, err = an.rewriteList()
+	case RuleDP:
+		p, err = an.rewriteDP(opt)
+	}
+	if err != nil {
+		out := err.decision()
+		out.Fingerprint, out.Tables, out.Resources = d.Fingerprint, d.Tables, d.Resources
+		return Plan{}, out
+	}
+	p.Analysis, p.K = d.Analysis, d.K
+	for _, c := range an.a.top.targets {
+		p.Names = append(p.Names, c.names && !c.agg)
+	}
+	if p.Aggregated == nil {
+		for _, c := range an.a.top.targets {
+			p.Aggregated = append(p.Aggregated, c.agg)
+		}
+	}
+	return p, d
+}
+
+func colRef(parts ...string) *pg.Node {
+	f := make([]*pg.Node, len(parts))
+	for i, p := range parts {
+		f[i] = pg.MakeStrNode(p)
+	}
+	return pg.MakeColumnRefNode(f, -1)
+}
+
+func (an *analysis) applyExports() {
+	for _, e := range an.a.exports {
+		e.stmt.TargetList = append(e.stmt.TargetList, pg.MakeResTargetNodeWithNameAndVal(e.as, colRef(e.alias, e.col), -1))
+	}
+}
+
+// topUnits lists, once each, the (alias, column) pairs at the top level
+// that carry a privacy unit.
+func (an *analysis) topUnits() [][2]string {
+	seen := map[[2]string]bool{}
+	var out [][2]string
+	for _, it := range an.a.top.scope.items {
+		for _, u := range it.rel.units {
+			k := [2]string{it.alias, u.col}
+			if !seen[k] {
+				seen[k] = true
+				out = append(out, k)
+			}
+		}
+	}
+	return out
+}
+
+// rewriteAggregation adds, for every privacy unit the query reads, a
+// HAVING count(DISTINCT unit) >= k and an output column with that count
+// for the output check.
+func (an *analysis) rewriteAggregation() (Plan, *refusal) {
+	an.applyExports()
+	stmt := an.stmt
+	k := an.a.top.k
+	p := Plan{Columns: len(stmt.TargetList)}
+	var conds []*pg.Node
+	if stmt.HavingClause != nil {
+		conds = append(conds, stmt.HavingClause)
+	}
+	units := an.topUnits()
+	if len(units) == 0 {
+		return Plan{}, refuse(CodeBadCatalog, -1, "no privacy unit reachable", "detail", "no privacy unit is reachable for the threshold")
+	}
+	for i, u := range units {
+		count := func() *pg.Node {
+			fc := pg.MakeFuncCallNode([]*pg.Node{pg.MakeStrNode("count")}, []*pg.Node{colRef(u[0], u[1])}, -1)
+			fc.GetFuncCall().AggDistinct = true
+			return fc
+		}
+		stmt.TargetList = append(stmt.TargetList, pg.MakeResTargetNodeWithNameAndVal(fmt.Sprintf("__gs_units_%d", i), count(), -1))
+		p.UnitCounts = append(p.UnitCounts, p.Columns+i)
+		conds = append(conds, pg.MakeAExprNode(pg.A_Expr_Kind_AEXPR_OP, []*pg.Node{pg.MakeStrNode(">=")},
+			count(), pg.MakeAConstIntNode(int64(k), -1), -1))
+	}
+	if len(conds) == 1 {
+		stmt.HavingClause = conds[0]
+	} else {
+		stmt.HavingClause = pg.MakeBoolExprNode(pg.BoolExprType_AND_EXPR, conds, -1)
+	}
+	sql, err := pg.Deparse(an.tree)
+	if err != nil {
+		return Plan{}, refuse(CodeUnsupported, -1, "deparse: "+err.Error(), "detail", "this query cannot be rewritten")
+	}
+	p.SQL = sql
+	return p, nil
+}
+
+// rewriteList caps the rows: LIMIT is lowered to the row cap.
+func (an *analysis) rewriteList() (Plan, *refusal) {
+	stmt := an.stmt
+	capRows := rowCap(an.a.uses)
+	p := Plan{Columns: len(stmt.TargetList), RowCap: capRows}
+	lim := int64(-1)
+	if stmt.LimitCount != nil {
+		if iv := stmt.LimitCount.GetAConst().GetIval(); iv != nil {
+			lim = int64(iv.Ival)
+		}
+	}
+	if lim < 0 || lim > int64(capRows) {
+		stmt.LimitCount = pg.MakeAConstIntNode(int64(capRows), -1)
+		stmt.LimitOption = pg.LimitOption_LIMIT_OPTION_COUNT
+	}
+	sql, err := pg.Deparse(an.tree)
+	if err != nil {
+		return Plan{}, refuse(CodeUnsupported, -1, "deparse: "+err.Error(), "detail", "this query cannot be rewritten")
+	}
+	p.SQL = sql
+	return p, nil
+}
+
+// quoteIdent quotes a name for both engines.
+func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+// deparseExpr prints one expression in PostgreSQL syntax.
+func deparseExpr(n *pg.Node) (string, error) {
+	tree := &pg.ParseResult{Stmts: []*pg.RawStmt{{Stmt: &pg.Node{Node: &pg.Node_SelectStmt{SelectStmt: &pg.SelectStmt{
+		TargetList: []*pg.Node{pg.MakeResTargetNodeWithVal(n, -1)}, Op: pg.SetOperation_SETOP_NONE,
+		LimitOption: pg.LimitOption_LIMIT_OPTION_DEFAULT}}}}}}
+	s, err := pg.Deparse(tree)
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimPrefix(s, "SELECT "), nil
+}
+
+// fromWhere prints the FROM and WHERE clauses of stmt.
+func fromWhere(stmt *pg.SelectStmt) (string, error) {
+	sel := &pg.SelectStmt{TargetList: []*pg.Node{pg.MakeResTargetNodeWithVal(pg.MakeAConstIntNode(1, -1), -1)},
+		FromClause: stmt.FromClause, WhereClause: stmt.WhereClause, Op: pg.SetOperation_SETOP_NONE,
+		LimitOption: pg.LimitOption_LIMIT_OPTION_DEFAULT}
+	s, err := pg.Deparse(&pg.ParseResult{Stmts: []*pg.RawStmt{{Stmt: &pg.Node{Node: &pg.Node_SelectStmt{SelectStmt: sel}}}}})
+	if err != nil {
+		return "", err
+	}
+	if !strings.HasPrefix(s, "SELECT 1 ") {
+		return "", fmt.Errorf("unexpected deparse %q", s)
+	}
+	return strings.TrimPrefix(s, "SELECT 1 "), nil
+}

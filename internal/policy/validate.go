@@ -1,0 +1,188 @@
+package policy
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	pg "github.com/pganalyze/pg_query_go/v6"
+)
+
+// Validate is the dry run: it decides whether sql may run against the
+// tables of cat, and says which rule failed, without rewriting anything.
+func Validate(sql string, cat Catalog) Decision {
+	_, d := analyze(sql, cat)
+	return d
+}
+
+// analysis is a checked statement ready to be rewritten.
+type analysis struct {
+	sql  string
+	tree *pg.ParseResult
+	stmt *pg.SelectStmt
+	a    *analyzer
+}
+
+// nonSelectWords are statements of DuckDB (or PostgreSQL) that PostgreSQL's
+// grammar cannot parse; naming them gives a clearer refusal than a syntax
+// error.
+var nonSelectWords = map[string]bool{
+	"ATTACH": true, "DETACH": true, "INSTALL": true, "LOAD": true, "PRAGMA": true, "FORCE": true,
+	"EXPORT": true, "IMPORT": true, "USE": true, "SUMMARIZE": true, "DESCRIBE": true, "SHOW": true,
+	"PIVOT": true, "UNPIVOT": true, "CALL": true, "COPY": true, "SET": true, "RESET": true,
+	"CHECKPOINT": true, "VACUUM": true, "CREATE": true, "DROP": true, "ALTER": true, "INSERT": true,
+	"UPDATE": true, "DELETE": true, "TRUNCATE": true, "EXPLAIN": true, "ANALYZE": true, "GRANT": true,
+	"BEGIN": true, "COMMIT": true, "ROLLBACK": true, "DO": true, "EXECUTE": true, "PREPARE": true,
+	"MERGE": true, "UPSERT": true, "REPLACE": true,
+}
+
+func analyze(sql string, cat Catalog) (*analysis, Decision) {
+	limits := cat.Limits.withDefaults()
+	if err := cat.Validate(); err != nil {
+		return nil, refuse(CodeBadCatalog, -1, err.Error(), "detail", err.Error()).decision()
+	}
+	if len(sql) > limits.MaxLength {
+		return nil, refuse(CodeTooLong, -1, fmt.Sprintf("query length %d above %d bytes", len(sql), limits.MaxLength),
+			"max", strconv.Itoa(limits.MaxLength)).decision()
+	}
+	if r := scanCheck(sql, limits); r != nil {
+		return nil, r.decision()
+	}
+	tree, err := pg.Parse(sql)
+	if err != nil {
+		return nil, parseRefusal(sql, err).decision()
+	}
+	fp, _ := pg.Fingerprint(sql)
+	withFP := func(d Decision) Decision { d.Fingerprint = fp; return d }
+	switch len(tree.Stmts) {
+	case 0:
+		return nil, withFP(refuse(CodeParseError, -1, "empty query", "detail", "the query is empty").decision())
+	case 1:
+	default:
+		return nil, withFP(refuse(CodeMultipleStatements, tree.Stmts[1].StmtLocation, "more than one statement").decision())
+	}
+	stmt := tree.Stmts[0].Stmt.GetSelectStmt()
+	if stmt == nil {
+		kind := strings.TrimSuffix(nodeKind(tree.Stmts[0].Stmt), "Stmt")
+		return nil, withFP(refuse(CodeNotSelect, 0, "statement "+kind, "detail", statementName(kind)).decision())
+	}
+	a := &analyzer{cat: &cat, limits: limits}
+	if r := a.query(stmt); r != nil {
+		d := withFP(r.decision())
+		d.Tables, d.Resources = touched(a.uses)
+		return nil, d
+	}
+	d := Decision{Allowed: true, Code: CodeOK, Key: "policy.ok", Message: Message(CodeOK, nil), Location: -1,
+		Args: map[string]string{}, Analysis: a.top.rule, K: a.top.k, Fingerprint: fp}
+	d.Tables, d.Resources = touched(a.uses)
+	switch a.top.rule {
+	case RuleAggregation:
+		d.Rule = fmt.Sprintf("aggregation rule, at least %d distinct units per group", a.top.k)
+	case RuleList:
+		d.Rule = fmt.Sprintf("list rule, at most %d rows", rowCap(a.uses))
+	case RuleDP:
+		d.Rule = "differential privacy rule"
+	}
+	return &analysis{sql: sql, tree: tree, stmt: stmt, a: a}, d
+}
+
+// statementName turns a parser node kind (VariableSet, Copy, CreateTableAs)
+// into the SQL words a person recognises.
+func statementName(kind string) string {
+	switch kind {
+	case "VariableSet":
+		return "SET"
+	case "VariableShow":
+		return "SHOW"
+	case "CreateTableAs":
+		return "CREATE ... AS"
+	case "Explain":
+		return "EXPLAIN"
+	case "Copy":
+		return "COPY"
+	case "Load":
+		return "LOAD"
+	case "Call":
+		return "CALL"
+	}
+	return strings.ToUpper(kind)
+}
+
+func touched(uses []*tableUse) (tables, resources []string) {
+	t, r := map[string]bool{}, map[string]bool{}
+	for _, u := range uses {
+		t[u.table.Name] = true
+		if u.table.Resource != "" {
+			r[u.table.Resource] = true
+		}
+	}
+	return sortedKeys(t), sortedKeys(r)
+}
+
+func rowCap(uses []*tableUse) int {
+	c := 0
+	for _, u := range uses {
+		if u.table.Rule.Kind == RuleList && (c == 0 || u.table.Rule.RowCap < c) {
+			c = u.table.Rule.RowCap
+		}
+	}
+	return c
+}
+
+// scanCheck looks at the tokens before parsing: comments (which can hide
+// intent from the person reviewing the query log) and nesting, which a
+// deep enough query would otherwise spend in the parser's recursion.
+func scanCheck(sql string, limits Limits) *refusal {
+	sr, err := pg.Scan(sql)
+	if err != nil {
+		return refuse(CodeParseError, -1, "scanner: "+err.Error(), "detail", cleanErr(err))
+	}
+	depth, maxDepth := 0, 0
+	for _, t := range sr.Tokens {
+		switch t.Token {
+		case pg.Token_SQL_COMMENT, pg.Token_C_COMMENT:
+			return refuse(CodeComment, t.Start, "comment in the query")
+		case pg.Token_ASCII_40, pg.Token_ASCII_91:
+			depth++
+			maxDepth = max(maxDepth, depth)
+		case pg.Token_ASCII_41, pg.Token_ASCII_93:
+			depth--
+		}
+	}
+	if maxDepth > limits.MaxDepth {
+		return refuse(CodeTooDeep, -1, fmt.Sprintf("parentheses nested %d deep, above %d", maxDepth, limits.MaxDepth),
+			"max", strconv.Itoa(limits.MaxDepth))
+	}
+	return nil
+}
+
+func cleanErr(err error) string {
+	return strings.TrimSuffix(strings.TrimSpace(err.Error()), ".")
+}
+
+// parseRefusal explains a query PostgreSQL's grammar rejects: several
+// statements, a statement of another dialect, or a plain syntax error.
+func parseRefusal(sql string, err error) *refusal {
+	if strings.Contains(err.Error(), "stack depth") {
+		return refuse(CodeTooDeep, -1, "parser stack depth", "max", "parser limit")
+	}
+	sr, serr := pg.Scan(sql)
+	if serr == nil && len(sr.Tokens) > 0 {
+		semi := false
+		for _, t := range sr.Tokens {
+			if t.Token == pg.Token_ASCII_59 {
+				semi = true
+				continue
+			}
+			if semi {
+				return refuse(CodeMultipleStatements, t.Start, "more than one statement")
+			}
+		}
+		first := sr.Tokens[0]
+		word := strings.ToUpper(sql[first.Start:first.End])
+		if nonSelectWords[word] {
+			return refuse(CodeNotSelect, first.Start, "statement "+word, "detail", word)
+		}
+	}
+	return refuse(CodeParseError, -1, "parser: "+err.Error(), "detail", cleanErr(err))
+}
