@@ -1,7 +1,9 @@
 package policy
 
 import (
+	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 )
@@ -51,5 +53,29 @@ func TestLegitimateCorpus(t *testing.T) {
 				t.Errorf("%s\n rewritten %s\n %v", e.sql, p.SQL, err)
 			}
 		})
+	}
+}
+
+// The English messages here and the catalog internal/i18n ships agree, and
+// every code has a message in both languages.
+func TestMessagesMatchCatalogs(t *testing.T) {
+	for _, lang := range []string{"en", "zh-CN"} {
+		b, err := os.ReadFile("../i18n/catalogs/" + lang + "/policy.json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m map[string]string
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range Codes() {
+			msg, ok := m["policy."+string(c)]
+			if !ok {
+				t.Errorf("%s: no message for policy.%s", lang, c)
+			}
+			if lang == "en" && msg != messages[c] {
+				t.Errorf("policy.%s: catalog %q, code %q", c, msg, messages[c])
+			}
+		}
 	}
 }
