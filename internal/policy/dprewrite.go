@@ -49,7 +49,7 @@ func (an *analysis) rewriteDP(opt Options) (Plan, *refusal) {
 		} else if rt := aliasTarget(g, stmt, an.a.top.scope); rt != nil {
 			n = rt.Val
 		}
-		s, err := deparseExpr(n)
+		s, err := deparseExpr(an.tree.Version, n)
 		if err != nil {
 			return Plan{}, dpRefuse("a GROUP BY key cannot be printed")
 		}
@@ -72,7 +72,7 @@ func (an *analysis) rewriteDP(opt Options) (Plan, *refusal) {
 	extraBase := len(stmt.TargetList)
 	for i, tn := range stmt.TargetList {
 		rt := tn.GetResTarget()
-		s, err := deparseExpr(rt.Val)
+		s, err := deparseExpr(an.tree.Version, rt.Val)
 		if err != nil {
 			return Plan{}, dpRefuse("an output item cannot be printed")
 		}
@@ -105,7 +105,7 @@ func (an *analysis) rewriteDP(opt Options) (Plan, *refusal) {
 			}
 			cr := fc.Args[0].GetColumnRef()
 			argName = cr.Fields[len(cr.Fields)-1].GetString_().GetSval()
-			arg, _ = deparseExpr(fc.Args[0])
+			arg, _ = deparseExpr(an.tree.Version, fc.Args[0])
 		}
 		col := NoisyColumn{Output: i, Value: i}
 		switch {
@@ -157,7 +157,7 @@ func (an *analysis) rewriteDP(opt Options) (Plan, *refusal) {
 	extra = append(extra, `count(*) AS "__gs_units"`)
 	p.UnitCounts = []int{np.PartitionColumn}
 
-	fw, err := fromWhere(stmt)
+	fw, err := fromWhere(an.tree.Version, stmt)
 	if err != nil {
 		return Plan{}, dpRefuse("the FROM clause cannot be printed")
 	}

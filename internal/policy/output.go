@@ -113,6 +113,9 @@ func identifierIn(v any, aggregated, names bool) string {
 	if kind := scanDigits(s); kind != "" {
 		return kind
 	}
+	if pii.IsMobile(strings.TrimSpace(s)) {
+		return "mobile number"
+	}
 	if names && pii.IsPersonName(strings.TrimSpace(s)) {
 		return "person name"
 	}

@@ -202,9 +202,10 @@ func (an *analysis) rewriteList() (Plan, *refusal) {
 // quoteIdent quotes a name for both engines.
 func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
 
-// deparseExpr prints one expression in PostgreSQL syntax.
-func deparseExpr(n *pg.Node) (string, error) {
-	tree := &pg.ParseResult{Stmts: []*pg.RawStmt{{Stmt: &pg.Node{Node: &pg.Node_SelectStmt{SelectStmt: &pg.SelectStmt{
+// deparseExpr prints one expression in PostgreSQL syntax; version is the
+// parse tree version of the statement it came from.
+func deparseExpr(version int32, n *pg.Node) (string, error) {
+	tree := &pg.ParseResult{Version: version, Stmts: []*pg.RawStmt{{Stmt: &pg.Node{Node: &pg.Node_SelectStmt{SelectStmt: &pg.SelectStmt{
 		TargetList: []*pg.Node{pg.MakeResTargetNodeWithVal(n, -1)}, Op: pg.SetOperation_SETOP_NONE,
 		LimitOption: pg.LimitOption_LIMIT_OPTION_DEFAULT}}}}}}
 	s, err := pg.Deparse(tree)
@@ -215,11 +216,11 @@ func deparseExpr(n *pg.Node) (string, error) {
 }
 
 // fromWhere prints the FROM and WHERE clauses of stmt.
-func fromWhere(stmt *pg.SelectStmt) (string, error) {
+func fromWhere(version int32, stmt *pg.SelectStmt) (string, error) {
 	sel := &pg.SelectStmt{TargetList: []*pg.Node{pg.MakeResTargetNodeWithVal(pg.MakeAConstIntNode(1, -1), -1)},
 		FromClause: stmt.FromClause, WhereClause: stmt.WhereClause, Op: pg.SetOperation_SETOP_NONE,
 		LimitOption: pg.LimitOption_LIMIT_OPTION_DEFAULT}
-	s, err := pg.Deparse(&pg.ParseResult{Stmts: []*pg.RawStmt{{Stmt: &pg.Node{Node: &pg.Node_SelectStmt{SelectStmt: sel}}}}})
+	s, err := pg.Deparse(&pg.ParseResult{Version: version, Stmts: []*pg.RawStmt{{Stmt: &pg.Node{Node: &pg.Node_SelectStmt{SelectStmt: sel}}}}})
 	if err != nil {
 		return "", err
 	}

@@ -1,0 +1,142 @@
+package policy
+
+import (
+	"math/big"
+	"strings"
+	"testing"
+)
+
+// R12.1: the threshold is in the rewritten query, on every unit read,
+// including units reached through subqueries and CTEs.
+func TestRewriteAggregation(t *testing.T) {
+	cat := testCatalog()
+	cases := []struct {
+		name, sql, want string
+	}{
+		{"plain", "SELECT district, count(*) FROM social_insurance GROUP BY district",
+			`SELECT district, count(*), count(DISTINCT social_insurance.person_id) AS __gs_units_0 FROM social_insurance GROUP BY district HAVING count(DISTINCT social_insurance.person_id) >= 10`},
+		{"having kept", "SELECT district, count(*) FROM enterprise GROUP BY district HAVING count(*) > 3",
+			`SELECT district, count(*), count(DISTINCT enterprise.credit_code) AS __gs_units_0 FROM enterprise GROUP BY district HAVING count(*) > 3 AND count(DISTINCT enterprise.credit_code) >= 5`},
+		{"subquery exports the unit", "SELECT s.district, sum(s.amount) FROM (SELECT district, amount FROM social_insurance) s GROUP BY s.district",
+			`SELECT s.district, sum(s.amount), count(DISTINCT s.__gs_u1) AS __gs_units_0 FROM (SELECT district, amount, social_insurance.person_id AS __gs_u1 FROM social_insurance) s GROUP BY s.district HAVING count(DISTINCT s.__gs_u1) >= 10`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p, d := Rewrite(c.sql, cat, Options{})
+			if !d.Allowed {
+				t.Fatalf("refused: %s %s", d.Code, d.Message)
+			}
+			if p.SQL != c.want {
+				t.Errorf("rewrite\n got %s\nwant %s", p.SQL, c.want)
+			}
+			if err := verifyPlan(p, cat); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+// The strictest table wins: joining k=10 social insurance with k=5 tax
+// grades counts both units against k=10.
+func TestStrictestKWins(t *testing.T) {
+	p, d := Rewrite("SELECT t.grade, count(*) FROM social_insurance si JOIN tax_grade t ON si.employer_code = t.credit_code GROUP BY t.grade", testCatalog(), Options{})
+	if !d.Allowed || d.K != 10 || len(p.UnitCounts) != 2 {
+		t.Fatalf("K=%d units=%v allowed=%v %s", d.K, p.UnitCounts, d.Allowed, d.Code)
+	}
+	if got := strings.Count(p.SQL, ">= 10"); got != 2 {
+		t.Errorf("%d thresholds at 10 in %s", got, p.SQL)
+	}
+	if strings.Join(d.Resources, ",") != "JX-HRSS-0001,JX-TAX-0003" {
+		t.Errorf("resources %v", d.Resources)
+	}
+}
+
+func TestRewriteList(t *testing.T) {
+	p, d := Rewrite("SELECT district_name FROM district_info LIMIT 5000", testCatalog(), Options{})
+	if !d.Allowed || p.RowCap != 200 || !strings.HasSuffix(p.SQL, "LIMIT 200") {
+		t.Fatalf("%+v %s", p, d.Code)
+	}
+}
+
+// DP: contribution bounding before aggregation, and a noise plan whose
+// shares add up to ε.
+func TestRewriteDP(t *testing.T) {
+	opt := Options{Epsilon: big.NewRat(1, 1), Delta: big.NewRat(1, 1000000)}
+	p, d := Rewrite("SELECT district, count(*) AS visits, avg(cost) AS mean_cost FROM medical_visits GROUP BY district", testCatalog(), opt)
+	if !d.Allowed {
+		t.Fatalf("refused: %s %s", d.Code, d.Message)
+	}
+	for _, want := range []string{`PARTITION BY "__gs_unit" ORDER BY random()`, `"__gs_rn" <= 3`,
+		"LEAST(count(*), 2)", "LEAST(GREATEST(sum(cost), 0), 5000)", `GROUP BY "medical_visits"."person_id", district`} {
+		if !strings.Contains(p.SQL, want) {
+			t.Errorf("rewrite lacks %q:\n%s", want, p.SQL)
+		}
+	}
+	np := p.Noise
+	if np == nil || len(np.Columns) != 2 || np.PartitionColumn != 4 || p.Columns != 3 {
+		t.Fatalf("noise plan %+v, columns %d", np, p.Columns)
+	}
+	total := new(big.Rat).Set(np.PartitionEpsilon)
+	for _, c := range np.Columns {
+		total.Add(total, c.Epsilon)
+		if c.Kind == "avg" {
+			total.Add(total, c.Epsilon)
+			if c.Sensitivity != 3*5000 || c.CountSensitivity != 3*2 || c.Count != 3 {
+				t.Errorf("avg column %+v", c)
+			}
+		}
+	}
+	if total.Cmp(opt.Epsilon) != 0 {
+		t.Errorf("ε shares add up to %s, want 1", total.RatString())
+	}
+	for _, sql := range []string{
+		"SELECT district, sum(cost) FROM medical_visits GROUP BY district ORDER BY 2",
+		"SELECT district, count(DISTINCT visit_month) FROM medical_visits GROUP BY district",
+	} {
+		if _, d := Rewrite(sql, testCatalog(), opt); d.Allowed || d.Code != CodeDPUnsupported {
+			t.Errorf("%s: %s, want dp_unsupported", sql, d.Code)
+		}
+	}
+	if _, d := Rewrite("SELECT district, count(*) FROM medical_visits GROUP BY district", testCatalog(), Options{}); d.Code != CodeDPUnsupported {
+		t.Errorf("no budget: %s", d.Code)
+	}
+}
+
+// Size and depth caps are configurable and refuse before parsing.
+func TestLimits(t *testing.T) {
+	cat := testCatalog()
+	long := "SELECT district, count(*) FROM social_insurance WHERE district IN ('" +
+		strings.Repeat("a', '", 5000) + "b') GROUP BY district"
+	if d := Validate(long, cat); d.Code != CodeTooLong {
+		t.Errorf("long query: %s", d.Code)
+	}
+	deep := "SELECT count(*) FROM social_insurance WHERE " + strings.Repeat("(", 200) + "district = 'a'" + strings.Repeat(")", 200)
+	if d := Validate(deep, cat); d.Code != CodeTooDeep {
+		t.Errorf("deep query: %s", d.Code)
+	}
+	// Depth without parentheses: a long chain of nested CASE.
+	expr := "district"
+	for range 40 {
+		expr = "CASE WHEN gender = 'F' THEN " + expr + " ELSE 'x' END"
+	}
+	if d := Validate("SELECT "+expr+" AS d, count(*) FROM social_insurance GROUP BY 1", cat); d.Code != CodeTooDeep {
+		t.Errorf("deep CASE: %s", d.Code)
+	}
+	cat.Limits = Limits{MaxLength: 40}
+	if d := Validate("SELECT district, count(*) FROM social_insurance GROUP BY district", cat); d.Code != CodeTooLong {
+		t.Errorf("configured length: %s", d.Code)
+	}
+}
+
+func TestBadCatalog(t *testing.T) {
+	cat := testCatalog()
+	cat.Tables[0].Rule.K = 1
+	if d := Validate("SELECT district, count(*) FROM social_insurance GROUP BY district", cat); d.Code != CodeBadCatalog {
+		t.Errorf("k=1: %s", d.Code)
+	}
+	cat = testCatalog()
+	cat.Tables[1].Columns[0].Role = Visible
+	if err := cat.Validate(); err == nil {
+		t.Error("a visible privacy unit was accepted")
+	}
+}
