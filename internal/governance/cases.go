@@ -605,3 +605,20 @@ func (s *Service) Escalate(ctx context.Context) ([]Case, error) {
 	}
 	return out, nil
 }
+
+// StepsFor lists the steps p may take on c now, for the console's buttons.
+func (s *Service) StepsFor(ctx context.Context, p identity.Principal, c Case) []CaseStep {
+	handler := s.mayHandleCase(ctx, p, c)
+	var out []CaseStep
+	for _, step := range []CaseStep{StepAccept, StepVerify, StepCorrect, StepReject, StepClose} {
+		if !handler && !(step == StepClose && p.UserID != 0 && (p.UserID == c.RaiserUser || isAuthority(p))) {
+			continue
+		}
+		for _, f := range caseMoves[step].from {
+			if f == c.State {
+				out = append(out, step)
+			}
+		}
+	}
+	return out
+}

@@ -361,3 +361,32 @@ func (s *Service) NegativeList(ctx context.Context, state NegativeState) ([]Nega
 	}
 	return out, rows.Err()
 }
+
+// NegativeStepsFor lists the steps p may take on n now.
+func (s *Service) NegativeStepsFor(ctx context.Context, p identity.Principal, n NegativeEntry) []NegativeStep {
+	var out []NegativeStep
+	for _, step := range []NegativeStep{NLStepReview, NLStepConsult, NLStepSubmit, NLStepApprove, NLStepReject, NLStepWithdraw, NLStepLift} {
+		move := negativeMoves[step]
+		switch move.by {
+		case "authority":
+			if !isAuthority(p) {
+				continue
+			}
+		case "government":
+			if !isGovernment(p) {
+				continue
+			}
+		case "holder":
+			r, err := s.resources.Resource(ctx, n.ResourceID)
+			if err != nil || !holds(p, r) {
+				continue
+			}
+		}
+		for _, f := range move.from {
+			if f == n.State {
+				out = append(out, step)
+			}
+		}
+	}
+	return out
+}

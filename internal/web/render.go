@@ -136,7 +136,8 @@ type navItem struct {
 // navFor builds the console navigation for a principal from what it may
 // do, so a link is shown exactly when the page behind it would open.
 func (s *Server) navFor(p *identity.Principal) []navItem {
-	items := []navItem{{"nav.dashboard", "/console"}, {"nav.orgs", "/console/orgs"}, {"nav.registry", "/console/registry"}}
+	items := []navItem{{"nav.dashboard", "/console"}, {"nav.orgs", "/console/orgs"}, {"nav.registry", "/console/registry"},
+		{"nav.cases", "/console/cases"}, {"nav.negative", "/console/negative"}}
 	if identity.Authorize(s.regions, *p, identity.ActUserCreate, identity.Object{}) == nil {
 		items = append(items, navItem{"nav.users", "/console/users"})
 	}

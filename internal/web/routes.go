@@ -16,6 +16,9 @@ func (s *Server) registerRoutes() {
 	s.handle("GET /catalog/{id}", s.catalogItemPage)
 	s.handle("GET /registry", s.registryLookupPage)
 	s.handle("GET /registry/{code}", s.certificatePage)
+	s.handle("GET /objections", s.objectionPage)
+	s.handle("POST /objections", s.objectionSubmit)
+	s.handle("GET /negative-list", s.negativeListPage)
 
 	// Console.
 	s.handle("GET /login", s.loginPage)
@@ -48,6 +51,15 @@ func (s *Server) registerRoutes() {
 		s.handle("POST /console/registry/{id}/data/tags", s.page(s.supplyTag))
 		s.handle("POST /console/registry/{id}/data/unit", s.page(s.supplyUnit))
 	}
+	s.handle("GET /console/cases", s.page(s.casesPage))
+	s.handle("GET /console/cases/{id}", s.page(s.casePage))
+	s.handle("POST /console/cases/{id}/steps", s.page(s.caseStep))
+	s.handle("GET /console/negative", s.page(s.negativePage))
+	s.handle("POST /console/negative", s.page(s.negativeRequest))
+	s.handle("GET /console/negative/{id}", s.page(s.negativePage))
+	s.handle("POST /console/negative/{id}/steps", s.page(s.negativeStep))
+	s.handle("POST /console/registry/{id}/consents", s.page(s.consentRecord))
+	s.handle("POST /console/registry/{id}/consents/{cid}/withdraw", s.page(s.consentWithdraw))
 	if s.quality != nil {
 		s.handle("GET /console/registry/{id}/quality", s.page(s.qualityPage))
 		s.handle("POST /console/registry/{id}/quality/rules", s.page(s.qualitySetRules))
@@ -106,5 +118,17 @@ func (s *Server) registerRoutes() {
 		s.handle("GET /api/v1/quality/runs/{id}/samples", s.api(s.apiQualitySamples))
 		s.handle("GET /api/v1/quality/departments", s.api(s.apiQualityDepartments))
 	}
+	s.handle("POST /api/v1/cases", s.apiCaseRaise)
+	s.handle("GET /api/v1/cases", s.api(s.apiCases))
+	s.handle("GET /api/v1/cases/{id}", s.api(s.apiCase))
+	s.handle("POST /api/v1/cases/{id}/steps", s.api(s.apiCaseStep))
+	s.handle("GET /api/v1/cases/by-ref/{ref}", s.apiCaseFollow)
+	s.handle("GET /api/v1/negative-list", s.apiNegativePublished)
+	s.handle("GET /api/v1/negative-list/entries", s.api(s.apiNegativeEntries))
+	s.handle("POST /api/v1/negative-list/entries", s.api(s.apiNegativeRequest))
+	s.handle("POST /api/v1/negative-list/entries/{id}/steps", s.api(s.apiNegativeStep))
+	s.handle("GET /api/v1/resources/{id}/consents", s.api(s.apiConsents))
+	s.handle("POST /api/v1/resources/{id}/consents", s.api(s.apiConsentRecord))
+	s.handle("POST /api/v1/consents/{id}/withdraw", s.api(s.apiConsentWithdraw))
 	s.handle("/api/", s.apiNotFound)
 }

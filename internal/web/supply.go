@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/gongshu/gongshu/internal/governance"
 	"io"
 	"mime"
 	"net/http"
@@ -476,6 +477,12 @@ type supplyPageData struct {
 	Tag       []pii.Tag
 	// HasQuality links the quality page (the process has a domain).
 	HasQuality bool
+	// Shared is the providing unit of shared data (R5.3), whose consent
+	// is recorded here; Exclusion says why the resource is out of
+	// authorized operation now, if it is.
+	Shared    *registry.SharedFrom
+	Consents  []governance.Consent
+	Exclusion *governance.Exclusion
 }
 
 // jobView is a load as the page shows it.
@@ -512,6 +519,15 @@ func (s *Server) supplyPageData(r *http.Request, p *identity.Principal, id int64
 				return nil, err
 			}
 		}
+	}
+	if f, _, err := it.Forms(); err == nil && f != nil && f.SharedOrigin != nil {
+		d.Shared = f.SharedOrigin
+		if d.Consents, err = s.gov.Consents(ctx, id); err != nil {
+			return nil, err
+		}
+	}
+	if d.Exclusion, err = s.gov.Exclude(ctx, id, s.now()); err != nil {
+		return nil, err
 	}
 	if d.Tags, err = s.supply.Tags(ctx, id); err != nil {
 		return nil, err
