@@ -36,6 +36,9 @@ type ruleSQL struct {
 	// keyText and keyCols group a unique rule's duplicates for samples.
 	keyText string
 	keyCols []string
+	// keys is set for a unique rule on one integer column whose span
+	// DuckDB's statistics bound: counted with a bitmap (duckdb.go).
+	keys *keyRange
 }
 
 type plan struct {
@@ -157,7 +160,12 @@ func (p *plan) rule(ctx context.Context, d Domain, r Rule, env Env) (ruleSQL, er
 		rc.keyText = strings.Join(texts, " || '|' || ")
 		if len(refs) == 1 {
 			rc.checked = p.agg("count(" + refs[0] + ")")
-			rc.failed = p.agg("count(DISTINCT " + refs[0] + ")")
+			if k, ok := p.integerKeyRange(ctx, d, r.Columns[0]); ok {
+				rc.keys = &k
+				rc.failed = p.agg(k.distinct(refs[0]))
+			} else {
+				rc.failed = p.agg("count(DISTINCT " + refs[0] + ")")
+			}
 		} else {
 			all := strings.Join(notNull, " AND ")
 			rc.checked = p.agg("count(*) FILTER (WHERE " + all + ")")
@@ -404,6 +412,9 @@ func (p *plan) samples(ctx context.Context, d Domain, key string, results []Resu
 		}
 		q := "SELECT " + rc.keyText + ", count(*) FROM " + p.table + " t WHERE " + strings.Join(notNull, " AND ") +
 			" GROUP BY " + strings.Join(rc.keyCols, ", ") + " HAVING count(*) > 1 ORDER BY 2 DESC, 1 LIMIT " + strconv.Itoa(SampleLimit)
+		if rc.keys != nil {
+			q = rc.keys.duplicateKeys(p.table, rc.keyCols[0], rc.keyText, SampleLimit)
+		}
 		err := d.Query(ctx, q, func(scan func(...any) error) error {
 			var k any
 			var n any
