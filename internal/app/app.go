@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/gongshu/gongshu/internal/governance"
+	"github.com/gongshu/gongshu/internal/grant"
 	"github.com/gongshu/gongshu/internal/quality"
 	"log/slog"
 	"net"
@@ -61,6 +62,7 @@ type App struct {
 	// without a domain.
 	Quality    *quality.Service
 	Governance *governance.Service
+	Grant      *grant.Service
 	Regions    *region.Table
 	Catalog    *i18n.Catalog
 	Web        *web.Server
@@ -134,6 +136,9 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		sup = supply.NewService(db, log, domain.Adapt(eng), registryResources{reg}, cfg.Now)
 	}
 	gov := governance.New(db, log, governanceResources{reg}, workday.Default(), cfg.Now, governance.Options{})
+	// The scope check consults the negative list and consents (R5.2,
+	// R5.3); a stopped agreement ends the operator's sessions and tokens.
+	gr := grant.New(db, log, regions, workday.Default(), cfg.Now, grantResources{reg}, gov, orgRevoker{ids}, nil, grant.Options{})
 	var qual *quality.Service
 	if eng != nil {
 		qual = quality.NewService(db, log, qualityDomain{eng}, qualityResources{reg, sup}, cfg.Now)
@@ -145,7 +150,7 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		})
 	}
 	srv, err := web.New(web.Config{
-		Identity: ids, Registry: reg, Supply: sup, Quality: qual, Governance: gov, UploadDir: uploadDir(cfg.DataDir), Search: index, Audit: log, Tree: tree, Catalog: cat, Regions: regions, DB: db, Logger: cfg.Logger,
+		Identity: ids, Registry: reg, Supply: sup, Quality: qual, Governance: gov, Grant: gr, UploadDir: uploadDir(cfg.DataDir), Search: index, Audit: log, Tree: tree, Catalog: cat, Regions: regions, DB: db, Logger: cfg.Logger,
 		Now: cfg.Now, Version: cfg.Version, InsecureCookies: cfg.InsecureCookies,
 	})
 	if err != nil {
@@ -156,7 +161,7 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		return nil, err
 	}
 	return &App{DB: db, Engine: eng, Supply: sup, Audit: log, Tree: tree, Identity: ids, Registry: reg, Regions: regions, Catalog: cat, Web: srv, Check: res, logger: cfg.Logger, index: index,
-		Quality: qual, Governance: gov}, nil
+		Quality: qual, Governance: gov, Grant: gr}, nil
 }
 
 // Close releases the store.

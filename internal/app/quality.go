@@ -132,6 +132,14 @@ func (a *App) sweep(ctx context.Context) {
 			runQuality(ctx, a.Quality, a.logger, identity.Principal{}, id, t, quality.TriggerSchedule)
 		}
 	}
+	if a.Grant != nil {
+		res, err := a.Grant.Sweep(ctx, time.Now())
+		if err != nil {
+			a.logger.Warn("agreement sweep", "err", err)
+		} else if len(res.Expired) > 0 {
+			a.logger.Info("agreements expired", "ids", res.Expired)
+		}
+	}
 	if a.Governance != nil {
 		cs, err := a.Governance.Escalate(ctx)
 		if err != nil {

@@ -816,8 +816,8 @@ func (s *Service) Agreement(ctx context.Context, p identity.Principal, id int64)
 	if err != nil {
 		return Agreement{}, err
 	}
-	if identity.Authorize(s.regions, p, identity.ActGrantReadAll, a.object()) != nil {
-		return Agreement{}, apperr.New(apperr.NotFound, "grant.agreement_not_found", "id", id64(id))
+	if err := identity.Authorize(s.regions, p, identity.ActGrantReadAll, a.object()); err != nil {
+		return Agreement{}, s.refuse(ctx, newOp(p.Actor(), "agreement.read", "grant_agreement", id), err)
 	}
 	return a, nil
 }

@@ -78,7 +78,7 @@ func TestSelection(t *testing.T) {
 		if _, err := f.svc.Selection(f.ctx, op, sel.ID); err != nil {
 			t.Errorf("candidate reading: %v", err)
 		}
-		if _, err := f.svc.Selection(f.ctx, f.operator(), sel.ID); keyOf(err) != "grant.selection_not_found" {
+		if _, err := f.svc.Selection(f.ctx, f.operator(), sel.ID); keyOf(err) != "identity.forbidden" {
 			t.Errorf("stranger reading: %v", err)
 		}
 	})

@@ -700,9 +700,10 @@ func (s *Service) Plan(ctx context.Context, p identity.Principal, id int64) (Pla
 	if err != nil {
 		return Plan{}, err
 	}
-	if identity.Authorize(s.regions, p, identity.ActGrantReadAll, pl.object()) != nil {
-		// An unpublished plan's existence is not disclosed.
-		return Plan{}, apperr.New(apperr.NotFound, "grant.plan_not_found", "id", id64(id))
+	// A refused read is refused openly and audited like any other action;
+	// plan numbers are sequential, so hiding them would hide nothing.
+	if err := identity.Authorize(s.regions, p, identity.ActGrantReadAll, pl.object()); err != nil {
+		return Plan{}, s.refuse(ctx, newOp(p.Actor(), "plan.read", "grant_plan", id), err)
 	}
 	return pl, nil
 }

@@ -343,7 +343,7 @@ func TestPlanFrozenAndVersions(t *testing.T) {
 			t.Errorf("versions = %d, %v", len(versions), err)
 		}
 		// Reading: Ganzhou's authority does not see Nanchang's plans; the province does.
-		if _, err := f.svc.Plan(f.ctx, f.gzAuthority, pl.ID); keyOf(err) != "grant.plan_not_found" {
+		if _, err := f.svc.Plan(f.ctx, f.gzAuthority, pl.ID); keyOf(err) != "identity.forbidden" {
 			t.Errorf("Ganzhou reading: %v", err)
 		}
 		if _, err := f.svc.Plan(f.ctx, f.provAuthority, pl.ID); err != nil {

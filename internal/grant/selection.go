@@ -389,9 +389,9 @@ func (s *Service) Selection(ctx context.Context, p identity.Principal, id int64)
 	if err != nil {
 		return Selection{}, err
 	}
-	if identity.Authorize(s.regions, p, identity.ActGrantReadAll, sel.object()) != nil {
+	if err := identity.Authorize(s.regions, p, identity.ActGrantReadAll, sel.object()); err != nil {
 		if _, ok := sel.candidate(p.OrgID); !ok || p.OrgID == 0 {
-			return Selection{}, apperr.New(apperr.NotFound, "grant.selection_not_found", "id", id64(id))
+			return Selection{}, s.refuse(ctx, newOp(p.Actor(), "selection.read", "grant_selection", id), err)
 		}
 	}
 	return sel, nil

@@ -222,3 +222,26 @@ func truncate(s string, n int) string {
 	}
 	return s[:n]
 }
+
+// RevokeOrgAccess ends, inside the caller's transaction, every session and
+// API token of an organisation's users: an operator whose agreement is
+// suspended or ends is refused on its next request (R16.2). Tokens are not
+// bound to one agreement, so an operator with another agreement in force
+// signs in again and issues new tokens; the scope check keeps the stopped
+// agreement's data closed either way.
+func (s *Service) RevokeOrgAccess(ctx context.Context, tx *store.Tx, orgID int64) (sessions, tokens int64, err error) {
+	now := s.clock()
+	res, err := tx.Exec(ctx, `UPDATE sessions SET revoked_at = ? WHERE revoked_at IS NULL
+		AND user_id IN (SELECT id FROM users WHERE org_id = ?)`, now, orgID)
+	if err != nil {
+		return 0, 0, fmt.Errorf("revoke sessions of org %d: %w", orgID, err)
+	}
+	sessions, _ = res.RowsAffected()
+	res, err = tx.Exec(ctx, `UPDATE api_tokens SET revoked_at = ? WHERE revoked_at IS NULL
+		AND user_id IN (SELECT id FROM users WHERE org_id = ?)`, now, orgID)
+	if err != nil {
+		return sessions, 0, fmt.Errorf("revoke tokens of org %d: %w", orgID, err)
+	}
+	tokens, _ = res.RowsAffected()
+	return sessions, tokens, nil
+}

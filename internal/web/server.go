@@ -11,6 +11,7 @@ import (
 	"embed"
 	"fmt"
 	"github.com/gongshu/gongshu/internal/governance"
+	"github.com/gongshu/gongshu/internal/grant"
 	"github.com/gongshu/gongshu/internal/quality"
 	"html/template"
 	"io/fs"
@@ -27,7 +28,7 @@ import (
 	"github.com/gongshu/gongshu/internal/supply"
 )
 
-//go:embed templates/*.html
+//go:embed templates/*.html templates/partials/*.html
 var templateFiles embed.FS
 
 //go:embed static
@@ -51,6 +52,8 @@ type Config struct {
 	Supply *supply.Service
 	// Quality shows data-quality scores and runs rules; nil without a domain.
 	Quality *quality.Service
+	// Grant runs plans, selections and agreements.
+	Grant *grant.Service
 	// Governance answers objections, the negative list and consent.
 	Governance *governance.Service
 	// UploadDir receives uploaded files until they are loaded.
@@ -82,6 +85,7 @@ type Server struct {
 	supply  *supply.Service
 	quality *quality.Service
 	gov     *governance.Service
+	grant   *grant.Service
 	loads   *loads
 	search  Searcher
 	audit   *audit.Log
@@ -106,7 +110,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{
-		cfg: cfg, ids: cfg.Identity, reg: cfg.Registry, supply: cfg.Supply, quality: cfg.Quality, gov: cfg.Governance, loads: newLoads(cfg.UploadDir), search: cfg.Search, audit: cfg.Audit, tree: cfg.Tree, cat: cfg.Catalog, regions: cfg.Regions,
+		cfg: cfg, ids: cfg.Identity, reg: cfg.Registry, supply: cfg.Supply, quality: cfg.Quality, gov: cfg.Governance, grant: cfg.Grant, loads: newLoads(cfg.UploadDir), search: cfg.Search, audit: cfg.Audit, tree: cfg.Tree, cat: cfg.Catalog, regions: cfg.Regions,
 		logger: cfg.Logger, now: cfg.Now, mux: http.NewServeMux(), metrics: newMetrics(cfg.Now()),
 	}
 	var err error
@@ -131,7 +135,9 @@ func (s *Server) handle(pattern string, h http.HandlerFunc) {
 }
 
 func parsePages() (map[string]*template.Template, error) {
-	layout, err := template.New("layout.html").Funcs(templateFuncs).ParseFS(templateFiles, "templates/layout.html")
+	// Partials (shared blocks such as the decision-record form) are
+	// parsed with the layout so every page may use them.
+	layout, err := template.New("layout.html").Funcs(templateFuncs).ParseFS(templateFiles, "templates/layout.html", "templates/partials/*.html")
 	if err != nil {
 		return nil, fmt.Errorf("parse layout: %w", err)
 	}
