@@ -10,6 +10,8 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/gongshu/gongshu/internal/apperr"
+	"github.com/gongshu/gongshu/internal/governance"
 	"github.com/gongshu/gongshu/internal/grant"
 	"github.com/gongshu/gongshu/internal/registry"
 )
@@ -407,5 +409,56 @@ func TestBrowserPlanAgreementSuspension(t *testing.T) {
 	}
 	if r := opc.get("/console"); r.status != http.StatusSeeOther {
 		t.Errorf("operator's next page load: %d", r.status)
+	}
+}
+
+// R5.2, R5.3: the negative list and shared-data consent reach the scope
+// check and a plan's scope, each refusal naming its reason.
+func TestExclusionsInScope(t *testing.T) {
+	e := newEnv(t, false)
+	ctx := context.Background()
+	f := e.grantFixture()
+	a := e.activeAgreement(f)
+	op := e.account("op.ganshu").OrgID
+	if err := e.app.Grant.Authorize(ctx, op, f.res[1].ID, "企业信用评估", e.clock.Now()); err != nil {
+		t.Fatalf("before the negative list: %v", err)
+	}
+	// The government approves a negative-list entry for resource 1.
+	n, err := e.app.Governance.RequestNegative(ctx, e.principal("dept.amr"), governance.NegativeRequest{ResourceID: f.res[1].ID, Basis: "《中华人民共和国数据安全法》第二十一条"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth, gov := e.principal("authority"), e.principal("government")
+	for _, s := range []governance.NegativeAction{{Step: governance.NLStepReview}, {Step: governance.NLStepSubmit}} {
+		if _, err := e.app.Governance.AdvanceNegative(ctx, auth, n.ID, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.app.Governance.AdvanceNegative(ctx, gov, n.ID, governance.NegativeAction{Step: governance.NLStepApprove,
+		Decision: &governance.Decision{Meeting: "省政府常务会议", Date: dayOf(e.clock.Now()), Text: "同意列入", Ref: "赣府字〔2026〕18号"}}); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(time.Second)
+	err = e.app.Grant.Authorize(ctx, op, f.res[1].ID, "企业信用评估", e.clock.Now())
+	if err == nil || !strings.Contains(fmt.Sprint(err), "FMQD-") {
+		t.Errorf("scope check after the negative list: %v", err)
+	}
+	if a.ID == 0 {
+		t.Fatal("no agreement")
+	}
+	_, err = e.app.Grant.DraftPlan(ctx, auth, e.planForm("含负面清单资源的方案", f.res[1].ID))
+	if e2, ok := apperr.As(err); !ok || e2.Key != "grant.resource_excluded" || !strings.Contains(e2.Args["reason"], "FMQD-") {
+		t.Errorf("plan over a negative-listed resource: %v", err)
+	}
+	// Shared data without consent is out, with the provider named; once
+	// consent is recorded a plan may cover it.
+	shared := e.sharedResource()
+	_, err = e.app.Grant.DraftPlan(ctx, auth, e.planForm("含共享数据的方案", shared.ID))
+	if e2, ok := apperr.As(err); !ok || e2.Key != "grant.resource_excluded" || !strings.Contains(e2.Args["reason"], "国家市场监督管理总局") {
+		t.Errorf("plan over unconsented shared data: %v", err)
+	}
+	e.consent(shared)
+	if _, err := e.app.Grant.DraftPlan(ctx, auth, e.planForm("含共享数据的方案", shared.ID)); err != nil {
+		t.Errorf("after consent: %v", err)
 	}
 }
