@@ -322,6 +322,9 @@ func cmdDemo(ctx context.Context, args []string, getenv func(string) string, std
 		if err != nil {
 			return err
 		}
+		if err := demo.SeedGrant(ctx, a.Grant, a.Governance, a.Identity, creds, resources, time.Now()); err != nil {
+			return err
+		}
 		if scale > 0 && a.Supply != nil {
 			// Serving starts at once; the datasets load behind it.
 			var loader *demo.Loader
