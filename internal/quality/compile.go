@@ -10,17 +10,19 @@ import (
 	"github.com/gongshu/gongshu/internal/apperr"
 )
 
-// A rule set compiles to one statement of three levels over the table:
+// A rule set compiles to one statement of nested levels over the table:
 //
-//	SELECT <conditional counts>                      -- level 3: one aggregate
-//	FROM (SELECT q1.*, <derived> FROM (                -- level 2: values derived once per row
+//	SELECT <conditional counts>                      -- the aggregate
+//	FROM (SELECT q1.*, <derived> FROM (                -- level 2 (and up): values derived once per row
 //	      SELECT <columns, text casts, joins' flags>   -- level 1: the scan (and reference joins)
 //	      FROM table t LEFT JOIN (distinct ref values) r0 ON … ) q1) q2
 //
 // Level 2 exists so an expression used many times (the 17 digits of an ID
-// number, the upper-cased credit code) is computed once per row; on
-// PostgreSQL OFFSET 0 keeps the planner from folding the levels back
-// together, which would repeat the expression at every use.
+// number, the upper-cased credit code) is computed once per row; the
+// DuckDB forms of the check characters (duckdb.go) add levels 3 and up for
+// values derived from those. On PostgreSQL OFFSET 0 keeps the planner from
+// folding the levels back together, which would repeat the expression at
+// every use.
 
 // ruleSQL is one rule's part of a plan.
 type ruleSQL struct {
@@ -42,12 +44,13 @@ type ruleSQL struct {
 }
 
 type plan struct {
-	d         Dialect
-	table     string // quoted, qualified
-	cols      map[string]Column
-	l1, l2    []string // "expr AS alias"
-	l1Alias   map[string]string
-	l2Alias   map[string]string
+	d     Dialect
+	table string // quoted, qualified
+	cols  map[string]Column
+	// levels[i] holds level i+1's "expr AS alias" items, aliases[i] its
+	// aliases by expression.
+	levels    [][]string
+	aliases   []map[string]string
 	joins     []string
 	aggs      []string
 	aggIndex  map[string]int
@@ -65,7 +68,7 @@ func compile(ctx context.Context, d Domain, rs Rules, table string, env Env) (*p
 		return nil, apperr.New(apperr.NotFound, "quality.no_table", "table", table).Wrap(errUnknownTable(table))
 	}
 	p := &plan{d: d.Dialect(), table: d.Table(table), tableName: table, cols: columnMap(cols),
-		l1Alias: map[string]string{}, l2Alias: map[string]string{}, aggIndex: map[string]int{}}
+		aggIndex: map[string]int{}}
 	p.agg("count(*)")
 	if rs.Key != "" {
 		if _, ok := p.cols[rs.Key]; !ok {
@@ -101,25 +104,24 @@ func (p *plan) rawText(col string) string {
 	return "CAST(" + p.raw(col) + " AS TEXT)"
 }
 
-func (p *plan) add1(expr string) string {
-	if a, ok := p.l1Alias[expr]; ok {
+// add computes expr at a level (1 is the scan) once and returns its alias:
+// c0, c1 … at level 1, d0 … at level 2, e0 … at level 3.
+func (p *plan) add(level int, expr string) string {
+	for len(p.levels) < level {
+		p.levels = append(p.levels, nil)
+		p.aliases = append(p.aliases, map[string]string{})
+	}
+	if a, ok := p.aliases[level-1][expr]; ok {
 		return a
 	}
-	a := "c" + strconv.Itoa(len(p.l1))
-	p.l1 = append(p.l1, expr+" AS "+a)
-	p.l1Alias[expr] = a
+	a := string(rune('c'+level-1)) + strconv.Itoa(len(p.levels[level-1]))
+	p.levels[level-1] = append(p.levels[level-1], expr+" AS "+a)
+	p.aliases[level-1][expr] = a
 	return a
 }
 
-func (p *plan) add2(expr string) string {
-	if a, ok := p.l2Alias[expr]; ok {
-		return a
-	}
-	a := "d" + strconv.Itoa(len(p.l2))
-	p.l2 = append(p.l2, expr+" AS "+a)
-	p.l2Alias[expr] = a
-	return a
-}
+func (p *plan) add1(expr string) string { return p.add(1, expr) }
+func (p *plan) add2(expr string) string { return p.add(2, expr) }
 
 func (p *plan) agg(expr string) int {
 	if i, ok := p.aggIndex[expr]; ok {
@@ -221,6 +223,9 @@ func (p *plan) format(r Rule) (string, error) {
 	text := p.text(r.Column)
 	switch r.Format {
 	case IDCard:
+		if p.d == DuckDB {
+			return p.idCardDuck(text), nil
+		}
 		n := p.add2(idCardNumber(text))
 		return idCardValid(p.d, n, text), nil
 	case CreditCode:
@@ -314,23 +319,21 @@ func (p *plan) badType(r Rule, col string) error {
 	return apperr.New(apperr.Invalid, "quality.column_type", "rule", r.ID, "column", col, "type", p.cols[col].Type)
 }
 
-// inner is levels 1 and 2 as a FROM item named q2.
+// inner is the levels as one FROM item.
 func (p *plan) inner() string {
 	fence := ""
 	if p.d == Postgres {
 		fence = " OFFSET 0"
 	}
-	l1 := p.l1
+	var l1 []string
+	if len(p.levels) > 0 {
+		l1 = p.levels[0]
+	}
 	if len(l1) == 0 {
 		l1 = []string{"1 AS one"}
 	}
 	var b strings.Builder
-	b.WriteString("(SELECT q1.*")
-	for _, e := range p.l2 {
-		b.WriteString(", ")
-		b.WriteString(e)
-	}
-	b.WriteString(" FROM (SELECT ")
+	b.WriteString("(SELECT ")
 	b.WriteString(strings.Join(l1, ", "))
 	b.WriteString(" FROM ")
 	b.WriteString(p.table)
@@ -341,8 +344,23 @@ func (p *plan) inner() string {
 	}
 	b.WriteString(fence)
 	b.WriteString(") q1")
-	b.WriteString(fence)
-	b.WriteString(") q2")
+	// Level 2 always exists, so the outermost name stays q2 for plans
+	// without derived values.
+	n := max(len(p.levels), 2)
+	for i := 2; i <= n; i++ {
+		var items []string
+		if i <= len(p.levels) {
+			items = p.levels[i-1]
+		}
+		q := "q" + strconv.Itoa(i-1)
+		s := "(SELECT " + q + ".*"
+		for _, e := range items {
+			s += ", " + e
+		}
+		s += " FROM " + b.String() + fence + ") q" + strconv.Itoa(i)
+		b.Reset()
+		b.WriteString(s)
+	}
 	return b.String()
 }
 
