@@ -229,6 +229,9 @@ func (p *plan) format(r Rule) (string, error) {
 		n := p.add2(idCardNumber(text))
 		return idCardValid(p.d, n, text), nil
 	case CreditCode:
+		if p.d == DuckDB {
+			return p.creditDuck(text), nil
+		}
 		norm := p.add1(creditNormal(p.rawText(r.Column)))
 		u := p.add2(creditShaped(norm))
 		return creditValid(u), nil

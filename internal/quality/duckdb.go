@@ -141,3 +141,72 @@ func (p *plan) idCardDuck(text string) string {
 	// '10X98765432'[s] has the value (12 - s) mod 11, X being 10.
 	return "(" + check + " = (12 - (" + sum + ") % 11) % 11 AND " + ymdValid(year, month, day, "1850", "2100") + ")"
 }
+
+// byteTable is a constant list indexed by a character's byte minus 47, for
+// the bytes 0 (48) to Y (89): f of the character, 0 outside set.
+func byteTable(set string, f func(i int) int) string {
+	var b strings.Builder
+	b.WriteString("[")
+	for c := byte('0'); c <= 'Y'; c++ {
+		if c > '0' {
+			b.WriteString(",")
+		}
+		v := 0
+		if i := strings.IndexByte(set, c); i >= 0 {
+			v = f(i)
+		}
+		b.WriteString(strconv.Itoa(v))
+	}
+	b.WriteString("]")
+	return b.String()
+}
+
+// codes lists the bytes of s as a constant list.
+func codes(s string) string {
+	out := make([]string, len(s))
+	for i := 0; i < len(s); i++ {
+		out[i] = strconv.Itoa(int(s[i]))
+	}
+	return "[" + strings.Join(out, ",") + "]"
+}
+
+// creditDuck is creditValid for DuckDB. A shaped code is 18 ASCII
+// characters, so its characters 3 to 18 are 16 bytes that one cast turns
+// into a 128-bit integer; each character's value is then a shift, a mask
+// and a constant-list lookup, where reading characters one by one as
+// strings costs several times more. Characters 1 and 2 are read with
+// ascii().
+func (p *plan) creditDuck(text string) string {
+	sh := p.add(2, creditShapedOnce(text))
+	a := p.add(3, "CAST(CAST(encode(substr("+sh+", 3, 16)) AS BIT) AS UHUGEINT)")
+	b := make([]string, 19) // b[i]: the byte of character i
+	b[1] = p.add(3, "ascii("+sh+")")
+	b[2] = p.add(3, "ascii(substr("+sh+", 2, 1))")
+	hi := p.add(4, "CAST("+a+" >> 64 AS UBIGINT)")
+	lo := p.add(4, "CAST("+a+" & 18446744073709551615 AS UBIGINT)")
+	for i := 3; i <= 18; i++ {
+		w, shift := hi, 8*(10-i)
+		if i > 10 {
+			w, shift = lo, 8*(18-i)
+		}
+		e := "(" + w + " & " + strconv.FormatUint(uint64(255)<<shift, 10) + ")"
+		if shift > 0 {
+			e = "(" + w + " >> " + strconv.Itoa(shift) + " & 255)"
+		}
+		b[i] = p.add(5, "CAST("+e+" AS INTEGER)")
+	}
+	value := byteTable(creditCharset, func(i int) int { return i })
+	terms := make([]string, 17)
+	for i := 1; i <= 17; i++ {
+		terms[i-1] = strconv.Itoa(creditWeights[i-1]) + " * " + value + "[" + b[i] + " - 47]"
+	}
+	check := codes(creditCharset) + "[(31 - (" + strings.Join(terms, " + ") + ") % 31) % 31 + 1] = " + b[18]
+	// GB 11714 values letters by their place in A-Z.
+	org := byteTable("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", func(i int) int { return i })
+	oterms := make([]string, 8)
+	for i := 0; i < 8; i++ {
+		oterms[i] = strconv.Itoa(orgWeights[i]) + " * " + org + "[" + b[i+9] + " - 47]"
+	}
+	orgCheck := codes("0X987654321") + "[(" + strings.Join(oterms, " + ") + ") % 11 + 1] = " + b[17]
+	return "(" + orgCheck + " AND " + check + ")"
+}

@@ -96,6 +96,14 @@ func creditShaped(norm string) string {
 	return "CASE WHEN " + norm + " ~ " + quoteLiteral(creditShape) + " THEN " + norm + " END"
 }
 
+// creditShapedOnce is creditShaped(creditNormal(text)) testing a code
+// already in shape once instead of twice.
+func creditShapedOnce(text string) string {
+	norm := "upper(trim(" + text + "))"
+	return "CASE WHEN " + text + " ~ " + quoteLiteral(creditShape) + " THEN " + text + " WHEN " + norm + " ~ " +
+		quoteLiteral(creditShape) + " THEN " + norm + " END"
+}
+
 // creditValid is true when the shaped code u has both check characters
 // right (the organisation code's, GB 11714, and the whole code's, GB 32100);
 // NULL when u is NULL.
