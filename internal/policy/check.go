@@ -76,6 +76,9 @@ func (c capab) and(d capab) capab {
 type tableUse struct {
 	id    int
 	table *Table
+	// rv is where the query names the table, so the rewrite can point it
+	// at the engine's relation.
+	rv *pg.RangeVar
 }
 
 // unitRef says that column col of a relation carries the unit of tu.
@@ -635,7 +638,7 @@ func (a *analyzer) rangeVar(rv *pg.RangeVar, sc *scope) *refusal {
 		return refuse(CodeUnsupported, rv.Location, "column aliases on a table", "detail", "column aliases on a table")
 	}
 	a.nextID++
-	tu := &tableUse{id: a.nextID, table: t}
+	tu := &tableUse{id: a.nextID, table: t, rv: rv}
 	a.uses = append(a.uses, tu)
 	rel := &relation{uses: []*tableUse{tu}}
 	for _, col := range t.Columns {

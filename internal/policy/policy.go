@@ -111,6 +111,10 @@ type Table struct {
 	Name string
 	// Resource is the registry identifier of the data resource.
 	Resource string
+	// Relation is the table the engine reads when it differs from Name
+	// (a resource's current version table behind a stable alias); the
+	// rewrite reads it, unqualified, under the alias Name.
+	Relation string
 	// Unit is the privacy-unit column (person or enterprise identifier).
 	Unit    string
 	Rule    Rule

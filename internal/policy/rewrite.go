@@ -76,6 +76,7 @@ func Rewrite(sql string, cat Catalog, opt Options) (Plan, Decision) {
 	if !d.Allowed {
 		return Plan{}, d
 	}
+	an.bindRelations()
 	var (
 		p   Plan
 		err *refusal
@@ -103,6 +104,21 @@ func Rewrite(sql string, cat Catalog, opt Options) (Plan, Decision) {
 		}
 	}
 	return p, d
+}
+
+// bindRelations points every table the query reads at its engine
+// relation, keeping the name the operator wrote as the alias so that
+// qualified column references still resolve.
+func (an *analysis) bindRelations() {
+	for _, u := range an.a.uses {
+		if u.table.Relation == "" || u.rv == nil {
+			continue
+		}
+		if u.rv.Alias == nil {
+			u.rv.Alias = &pg.Alias{Aliasname: u.rv.Relname}
+		}
+		u.rv.Relname, u.rv.Schemaname, u.rv.Catalogname = u.table.Relation, "", ""
+	}
 }
 
 func colRef(parts ...string) *pg.Node {
