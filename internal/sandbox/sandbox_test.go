@@ -2,16 +2,13 @@ package sandbox_test
 
 import (
 	"bufio"
-	"context"
 	"fmt"
-	"math"
 	"os"
 	"sort"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/gongshu/gongshu/internal/audit"
 	"github.com/gongshu/gongshu/internal/engine"
 	"github.com/gongshu/gongshu/internal/policy"
 	"github.com/gongshu/gongshu/internal/sandbox"
@@ -20,9 +17,6 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
-var _ = math.Abs
-var _ = audit.OK
-var _ = context.Background
 
 type entry struct {
 	line int
