@@ -23,6 +23,9 @@ func cmdBench(ctx context.Context, args []string, getenv func(string) string, st
 	if len(args) > 0 && args[0] == "ingest" {
 		return benchIngest(ctx, args[1:], getenv, stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "sandbox" {
+		return benchSandbox(ctx, args[1:], getenv, stdout, stderr)
+	}
 	if len(args) > 0 && args[0] == "quality" {
 		return benchQuality(ctx, args[1:], getenv, stdout, stderr)
 	}
