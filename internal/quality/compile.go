@@ -208,6 +208,9 @@ func (p *plan) valid(ctx context.Context, d Domain, r Rule, env Env) (string, er
 	case Range:
 		return p.rangeCond(r)
 	case Allowed:
+		if p.d == DuckDB && len(r.Values) > 0 {
+			return p.allowedJoin(r), nil
+		}
 		lits := make([]string, len(r.Values))
 		for i, v := range r.Values {
 			lits[i] = quoteLiteral(v)

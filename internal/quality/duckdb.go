@@ -231,3 +231,20 @@ func (p *plan) creditDuck(text string) string {
 	orgCheck := codes("0X987654321") + "[CAST((" + strings.Join(oterms, " + ") + ") % 11 AS BIGINT) + 1] = " + lane(words, 17)
 	return "(" + orgCheck + " AND " + check + ")"
 }
+
+// allowedJoin is an allowed rule as a join with its values, like a
+// reference rule: DuckDB compares a value with an IN list one constant at
+// a time, and probes a hash table once.
+func (p *plan) allowedJoin(r Rule) string {
+	seen := map[string]bool{}
+	var rows []string
+	for _, v := range r.Values {
+		if !seen[v] {
+			seen[v] = true
+			rows = append(rows, "("+quoteLiteral(v)+")")
+		}
+	}
+	alias := "r" + strconv.Itoa(len(p.joins))
+	p.joins = append(p.joins, "LEFT JOIN (VALUES "+strings.Join(rows, ", ")+") "+alias+"(v) ON "+p.rawText(r.Column)+" = "+alias+".v")
+	return p.add1("(" + alias + ".v IS NOT NULL)")
+}
