@@ -322,8 +322,14 @@ func cmdDemo(ctx context.Context, args []string, getenv func(string) string, std
 		if err != nil {
 			return err
 		}
-		if err := demo.SeedGrant(ctx, a.Grant, a.Governance, a.Identity, creds, resources, time.Now()); err != nil {
+		agreement, err := demo.SeedGrant(ctx, a.Grant, a.Governance, a.Identity, creds, resources, time.Now())
+		if err != nil {
 			return err
+		}
+		if a.Sandbox != nil {
+			if err := demo.SeedWorkspace(ctx, a.Sandbox, a.Identity, creds, agreement); err != nil {
+				return err
+			}
 		}
 		if scale > 0 && a.Supply != nil {
 			// Serving starts at once; the datasets load behind it.

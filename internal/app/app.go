@@ -11,6 +11,7 @@ import (
 	"github.com/gongshu/gongshu/internal/governance"
 	"github.com/gongshu/gongshu/internal/grant"
 	"github.com/gongshu/gongshu/internal/quality"
+	"github.com/gongshu/gongshu/internal/sandbox"
 	"log/slog"
 	"net"
 	"net/http"
@@ -63,6 +64,9 @@ type App struct {
 	Quality    *quality.Service
 	Governance *governance.Service
 	Grant      *grant.Service
+	Sandbox    *sandbox.Service
+	runner     *engine.Runner
+	mock       *engine.Mock
 	Regions    *region.Table
 	Catalog    *i18n.Catalog
 	Web        *web.Server
@@ -149,8 +153,18 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 				quality.Target{Table: v.Table, Version: v.Version, LoadedAt: v.LoadedAt}, quality.TriggerLoad)
 		})
 	}
+	var sbx *sandbox.Service
+	var runner *engine.Runner
+	var mock *engine.Mock
+	if eng != nil {
+		if sbx, runner, mock, err = openSandbox(ctx, cfg, db, log, gr, grantResources{reg}, sup, eng); err != nil {
+			eng.Close()
+			db.Close()
+			return nil, err
+		}
+	}
 	srv, err := web.New(web.Config{
-		Identity: ids, Registry: reg, Supply: sup, Quality: qual, Governance: gov, Grant: gr, UploadDir: uploadDir(cfg.DataDir), Search: index, Audit: log, Tree: tree, Catalog: cat, Regions: regions, DB: db, Logger: cfg.Logger,
+		Identity: ids, Registry: reg, Supply: sup, Quality: qual, Governance: gov, Grant: gr, Sandbox: sbx, UploadDir: uploadDir(cfg.DataDir), Search: index, Audit: log, Tree: tree, Catalog: cat, Regions: regions, DB: db, Logger: cfg.Logger,
 		Now: cfg.Now, Version: cfg.Version, InsecureCookies: cfg.InsecureCookies,
 	})
 	if err != nil {
@@ -161,16 +175,23 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		return nil, err
 	}
 	return &App{DB: db, Engine: eng, Supply: sup, Audit: log, Tree: tree, Identity: ids, Registry: reg, Regions: regions, Catalog: cat, Web: srv, Check: res, logger: cfg.Logger, index: index,
-		Quality: qual, Governance: gov, Grant: gr}, nil
+		Quality: qual, Governance: gov, Grant: gr, Sandbox: sbx, runner: runner, mock: mock}, nil
 }
 
 // Close releases the store.
 func (a *App) Close() error {
-	var err error
-	if a.Engine != nil {
-		err = a.Engine.Close()
+	var errs []error
+	// Operators' query handles close before the domain they read.
+	if a.runner != nil {
+		errs = append(errs, a.runner.Close())
 	}
-	return errors.Join(err, a.DB.Close())
+	if a.mock != nil {
+		errs = append(errs, a.mock.Close())
+	}
+	if a.Engine != nil {
+		errs = append(errs, a.Engine.Close())
+	}
+	return errors.Join(append(errs, a.DB.Close())...)
 }
 
 // Listen binds addr; separate from Serve so a caller learns the real port

@@ -8,6 +8,7 @@ import (
 	"github.com/gongshu/gongshu/internal/governance"
 	"github.com/gongshu/gongshu/internal/grant"
 	"github.com/gongshu/gongshu/internal/identity"
+	"github.com/gongshu/gongshu/internal/sandbox"
 )
 
 // SeedGrant gives the demo an authorization to look at: a decided
@@ -17,7 +18,7 @@ import (
 // awaiting its department, and a negative-list request under review.
 // resources maps registered resource names to their IDs (SeedRegistry).
 func SeedGrant(ctx context.Context, g *grant.Service, gov *governance.Service, ids *identity.Service, creds Credentials,
-	resources map[string]int64, now time.Time) error {
+	resources map[string]int64, now time.Time) (agreementID int64, err error) {
 	who := func(login string) (identity.Principal, error) {
 		for _, a := range creds.Accounts {
 			if a.Login == login {
@@ -30,7 +31,7 @@ func SeedGrant(ctx context.Context, g *grant.Service, gov *governance.Service, i
 	for _, l := range []string{"authority", "government", "agency", "op.ganshu", "nc.authority", "dept.nr"} {
 		p, err := who(l)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		ps[l] = p
 	}
@@ -49,7 +50,7 @@ func SeedGrant(ctx context.Context, g *grant.Service, gov *governance.Service, i
 	today := day(now.In(time.FixedZone("CST", 8*3600)))
 	scope, err := pick("企业登记信息", "纳税信用等级评价结果", "社会保险参保缴费信息", "企业用电量信息")
 	if err != nil {
-		return err
+		return 0, err
 	}
 	form := grant.PlanForm{Title: "江西省企业信用数据授权运营实施方案", Mode: grant.ModeDomain, ResourceIDs: scope, Domains: []string{"market", "tax"},
 		TermStart: today, TermEnd: today.AddDate(3, 0, 0),
@@ -61,33 +62,33 @@ func SeedGrant(ctx context.Context, g *grant.Service, gov *governance.Service, i
 		MinutesRef: "赣府常纪〔2026〕12号", Rationale: "会议认为方案符合《办法》要求，风险可控，同意实施。"}
 	pl, err := g.DraftPlan(ctx, ps["authority"], form)
 	if err != nil {
-		return fmt.Errorf("demo plan: %w", err)
+		return 0, fmt.Errorf("demo plan: %w", err)
 	}
 	if _, err = g.SubmitPlan(ctx, ps["authority"], pl.ID); err != nil {
-		return fmt.Errorf("demo plan: %w", err)
+		return 0, fmt.Errorf("demo plan: %w", err)
 	}
 	if pl, err = g.DecidePlan(ctx, ps["government"], pl.ID, decision); err != nil {
-		return fmt.Errorf("demo plan: %w", err)
+		return 0, fmt.Errorf("demo plan: %w", err)
 	}
 	agency := ps["agency"]
 	sel, err := g.OpenSelection(ctx, agency, pl.ID, grant.SelectionForm{Title: "企业信用数据授权运营机构公开招标", Method: grant.OpenTender, NoticeRef: "JXZB-2026-0117"})
 	if err != nil {
-		return fmt.Errorf("demo selection: %w", err)
+		return 0, fmt.Errorf("demo selection: %w", err)
 	}
 	op := ps["op.ganshu"]
 	if _, err := g.AddCandidate(ctx, agency, sel.ID, op.OrgID); err != nil {
-		return fmt.Errorf("demo selection: %w", err)
+		return 0, fmt.Errorf("demo selection: %w", err)
 	}
 	for _, q := range grant.Qualifications {
 		if _, err := g.CheckQualification(ctx, agency, sel.ID, op.OrgID, grant.Check{Item: q, Met: true, Evidence: "投标文件第" + string(q) + "章"}); err != nil {
-			return fmt.Errorf("demo selection: %w", err)
+			return 0, fmt.Errorf("demo selection: %w", err)
 		}
 	}
 	if _, err := g.Evaluate(ctx, agency, sel.ID, op.OrgID, 91, "技术方案完整，安全体系健全"); err != nil {
-		return fmt.Errorf("demo selection: %w", err)
+		return 0, fmt.Errorf("demo selection: %w", err)
 	}
 	if _, err := g.ConcludeSelection(ctx, agency, sel.ID, op.OrgID, "综合评分第一，确定为运营机构"); err != nil {
-		return fmt.Errorf("demo selection: %w", err)
+		return 0, fmt.Errorf("demo selection: %w", err)
 	}
 	a, err := g.DraftAgreement(ctx, agency, grant.AgreementForm{PlanID: pl.ID, SelectionID: sel.ID, OperatorOrgID: op.OrgID,
 		Title: "江西省企业信用数据授权运营协议", ResourceIDs: scope, TermStart: today, TermEnd: today.AddDate(2, 0, 0),
@@ -98,7 +99,7 @@ func SeedGrant(ctx context.Context, g *grant.Service, gov *governance.Service, i
 		AssetHandling: "到期后数据产品和模型的权属按协议移交实施机构。", ExitHandover: "终止后三十日内完成数据销毁、账号关闭和记录移交。",
 		Liability: "违反协议或禁止性规定的，实施机构可暂停或终止授权，并依法追究责任。"})
 	if err != nil {
-		return fmt.Errorf("demo agreement: %w", err)
+		return 0, fmt.Errorf("demo agreement: %w", err)
 	}
 	steps := []func() (grant.Agreement, error){
 		func() (grant.Agreement, error) {
@@ -106,49 +107,72 @@ func SeedGrant(ctx context.Context, g *grant.Service, gov *governance.Service, i
 			d.Meeting, d.MinutesRef = "江西省大数据中心主任办公会", "赣数纪〔2026〕3号"
 			return g.DecideAgreement(ctx, agency, a.ID, d)
 		},
-		func() (grant.Agreement, error) { return g.SignAgreement(ctx, agency, a.ID, "省大数据中心 王主任", nil) },
-		func() (grant.Agreement, error) { return g.SignAgreement(ctx, op, a.ID, "江西赣数科技 李总经理", grant.Prohibitions) },
+		func() (grant.Agreement, error) {
+			return g.SignAgreement(ctx, agency, a.ID, "省大数据中心 王主任", nil)
+		},
+		func() (grant.Agreement, error) {
+			return g.SignAgreement(ctx, op, a.ID, "江西赣数科技 李总经理", grant.Prohibitions)
+		},
 		func() (grant.Agreement, error) { return g.ActivateAgreement(ctx, agency, a.ID) },
 	}
 	for _, st := range steps {
 		if _, err := st(); err != nil {
-			return fmt.Errorf("demo agreement: %w", err)
+			return 0, fmt.Errorf("demo agreement: %w", err)
 		}
 	}
 	// A Nanchang plan over the city's power data, decided and not yet
 	// filed: the countdown shows in both consoles.
 	city, err := pick("企业用电量信息")
 	if err != nil {
-		return err
+		return 0, err
 	}
 	cf := form
 	cf.Title, cf.Mode, cf.Domains, cf.ResourceIDs = "南昌市企业用电数据依场景授权实施方案", grant.ModeScenario, nil, city
 	cf.Scenarios = []string{"企业经营活跃度监测", "绿色金融评价"}
 	cp, err := g.DraftPlan(ctx, ps["nc.authority"], cf)
 	if err != nil {
-		return fmt.Errorf("demo city plan: %w", err)
+		return 0, fmt.Errorf("demo city plan: %w", err)
 	}
 	if _, err = g.SubmitPlan(ctx, ps["nc.authority"], cp.ID); err != nil {
-		return fmt.Errorf("demo city plan: %w", err)
+		return 0, fmt.Errorf("demo city plan: %w", err)
 	}
 	cd := decision
 	cd.Meeting, cd.MinutesRef = "南昌市人民政府第8次常务会议", "洪府常纪〔2026〕8号"
 	if _, err = g.DecidePlan(ctx, ps["nc.authority"], cp.ID, cd); err != nil {
-		return fmt.Errorf("demo city plan: %w", err)
+		return 0, fmt.Errorf("demo city plan: %w", err)
 	}
 	// Supply governance: a public objection and a negative-list request.
 	ent, _ := pick("企业登记信息")
 	if _, err := gov.Raise(ctx, identity.Principal{}, governance.RaiseInput{Kind: governance.Objection, ResourceID: ent[0],
 		Description: "我公司已于上月完成住所变更登记，目录中的住所仍为旧地址，请核实更正。", Contact: "13970012345"}, "127.0.0.1"); err != nil {
-		return fmt.Errorf("demo objection: %w", err)
+		return 0, fmt.Errorf("demo objection: %w", err)
 	}
 	estate, err := pick("不动产交易登记信息")
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if _, err := gov.RequestNegative(ctx, ps["dept.nr"], governance.NegativeRequest{ResourceID: estate[0],
 		Basis: "成交价格与权利人信息结合可识别个人财产状况，依据《中华人民共和国个人信息保护法》第二十八条暂不纳入授权运营。"}); err != nil {
-		return fmt.Errorf("demo negative list: %w", err)
+		return 0, fmt.Errorf("demo negative list: %w", err)
 	}
-	return nil
+	return a.ID, nil
+}
+
+// SeedWorkspace opens the first demo operator's workspace named "demo" on
+// the agreement SeedGrant made: resources of four departments in scope.
+func SeedWorkspace(ctx context.Context, sbx *sandbox.Service, ids *identity.Service, creds Credentials, agreementID int64) error {
+	for _, a := range creds.Accounts {
+		if a.Login != "op.ganshu" {
+			continue
+		}
+		p, err := ids.AuthenticateToken(ctx, a.Token)
+		if err != nil {
+			return err
+		}
+		if _, err := sbx.CreateWorkspace(ctx, p, agreementID, "demo", "企业经营活跃度指数与普惠金融授信评估"); err != nil {
+			return fmt.Errorf("demo workspace: %w", err)
+		}
+		return nil
+	}
+	return fmt.Errorf("demo: no account op.ganshu")
 }

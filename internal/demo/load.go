@@ -116,6 +116,12 @@ func (l *Loader) loadOne(ctx context.Context, i int, d synth.Dataset, sup *suppl
 		return err
 	}
 	l.set(i, func(s *LoadStatus) { s.State = "loading" })
-	_, err = sup.Load(ctx, p, id, supply.Source{Format: supply.CSV, Path: path}, nil)
-	return err
+	if _, err = sup.Load(ctx, p, id, supply.Source{Format: supply.CSV, Path: path}, nil); err != nil {
+		return err
+	}
+	// The sandbox counts its thresholds in this column's distinct values.
+	if d.PrivacyUnit != "" {
+		return sup.SetPrivacyUnit(ctx, p, id, d.PrivacyUnit, "每行描述的个人或企业（演示数据）")
+	}
+	return nil
 }

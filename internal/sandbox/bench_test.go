@@ -11,7 +11,7 @@ import (
 
 func BenchmarkRewrite(b *testing.B) {
 	cat := policy.Catalog{Schema: "main", Tables: []policy.Table{{Name: "events", Relation: "bench_events_v1", Resource: "BENCH", Unit: "person_id",
-		Rule: policy.Rule{Kind: policy.RuleAggregation, K: 10},
+		Rule:    policy.Rule{Kind: policy.RuleAggregation, K: 10},
 		Columns: []policy.Column{{Name: "person_id", Role: policy.Join}, {Name: "district", Role: policy.Group}, {Name: "amount", Role: policy.Aggregate}}}}}
 	for b.Loop() {
 		if _, d := policy.Rewrite("SELECT district, count(*) AS n, sum(amount) AS total FROM events GROUP BY district", cat, policy.Options{}); !d.Allowed {

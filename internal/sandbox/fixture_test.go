@@ -52,8 +52,12 @@ func (f *fakeSupply) Latest(_ context.Context, id int64) (supply.Version, error)
 	}
 	return v, nil
 }
-func (f *fakeSupply) Tags(_ context.Context, id int64) ([]supply.ColumnTag, error) { return f.tags[id], nil }
-func (f *fakeSupply) PrivacyUnit(_ context.Context, id int64) (string, error)       { return f.units[id], nil }
+func (f *fakeSupply) Tags(_ context.Context, id int64) ([]supply.ColumnTag, error) {
+	return f.tags[id], nil
+}
+func (f *fakeSupply) PrivacyUnit(_ context.Context, id int64) (string, error) {
+	return f.units[id], nil
+}
 func (f *fakeSupply) Profiles(_ context.Context, _ int64) ([]supply.ColumnProfile, error) {
 	return []supply.ColumnProfile{{Name: "district", Top: []supply.ValueCount{{Value: "360102", Count: 500}, {Value: "360999", Count: 2}}}}, nil
 }

@@ -15,8 +15,10 @@ package sandbox
 import (
 	"context"
 	"crypto/ed25519"
+	"github.com/gongshu/gongshu/internal/apperr"
 	"io"
 	"math/big"
+	"strconv"
 	"sync"
 	"time"
 
@@ -59,7 +61,7 @@ type Options struct {
 	// ReleaseRows and ReleaseBytes: larger results are held for the
 	// agency's review (defaults 1000 rows, 256 KiB); MaxBytes: larger
 	// results are refused (default 4 MiB).
-	ReleaseRows           int
+	ReleaseRows            int
 	ReleaseBytes, MaxBytes int
 	// MockRows is the size of a mock table (default 500); RareCount hides
 	// categories seen fewer times than this from mock data (default 10).
@@ -163,3 +165,9 @@ const (
 	KeyStopped        = "sandbox.stopped"
 	KeyEngine         = "sandbox.engine_error"
 )
+
+// forbid refuses p an action on an object it may not touch, audited.
+func (s *Service) forbid(ctx context.Context, p identity.Principal, action, objectType string, id int64) error {
+	e := audit.Entry{Actor: p.Actor(), Action: action, ObjectType: objectType, ObjectID: strconv.FormatInt(id, 10)}
+	return s.log.Refuse(ctx, e, apperr.New(apperr.Forbidden, KeyForbidden))
+}

@@ -17,7 +17,6 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
-
 type entry struct {
 	line int
 	code string

@@ -74,8 +74,8 @@ type Job struct {
 	CreatedAt    time.Time  `json:"created_at"`
 
 	agreementID, operatorOrgID, userID int64
-	epsMicros                         int64
-	halt                              string
+	epsMicros                          int64
+	halt                               string
 	// token ties the ledger's reservation to the job before it has an id.
 	token string
 }
@@ -119,7 +119,9 @@ func (s *Service) submitter(ctx context.Context, p identity.Principal, workspace
 		return Workspace{}, err
 	}
 	if p.OrgID != w.OperatorOrgID || !p.Has(identity.RoleOperator) {
-		return Workspace{}, apperr.New(apperr.NotFound, KeyNotFound)
+		// Refused openly and audited: workspace numbers are sequential,
+		// so hiding them would hide nothing.
+		return Workspace{}, s.forbid(ctx, p, ActionSubmit, "workspace", workspaceID)
 	}
 	return w, nil
 }

@@ -39,7 +39,7 @@ func get(path string) func(e *env, login, token string) response {
 
 func apiCases(e *env) []apiCase {
 	otherOrg := fmt.Sprint(e.account("op.hongtu").OrgID)
-	return append(append(append(append(append(registryCases(e), supplyCases(e)...), qualityCases(e)...), governanceCases(e)...), grantCases(e)...), []apiCase{
+	return append(append(append(append(append(append(registryCases(e), supplyCases(e)...), qualityCases(e)...), governanceCases(e)...), grantCases(e)...), sandboxCases(e)...), []apiCase{
 		{route: "GET /api/v1/openapi.json", call: get("/api/v1/openapi.json"), allowed: everyone, public: true},
 		{route: "GET /api/v1/me", call: get("/api/v1/me"), allowed: everyone},
 		{route: "GET /api/v1/regions", call: get("/api/v1/regions?parent=360000"), allowed: everyone, public: true},

@@ -137,7 +137,7 @@ type navItem struct {
 // do, so a link is shown exactly when the page behind it would open.
 func (s *Server) navFor(p *identity.Principal) []navItem {
 	items := []navItem{{"nav.dashboard", "/console"}, {"nav.orgs", "/console/orgs"}, {"nav.registry", "/console/registry"},
-		{"nav.plans", "/console/plans"}, {"nav.agreements", "/console/agreements"},
+		{"nav.plans", "/console/plans"}, {"nav.agreements", "/console/agreements"}, {"nav.workspaces", "/console/workspaces"},
 		{"nav.cases", "/console/cases"}, {"nav.negative", "/console/negative"}}
 	if identity.Authorize(s.regions, *p, identity.ActUserCreate, identity.Object{}) == nil {
 		items = append(items, navItem{"nav.users", "/console/users"})

@@ -64,6 +64,13 @@ func (s *Server) registerRoutes() {
 	s.handle("POST /console/agreements", s.page(s.agreementCreate))
 	s.handle("GET /console/agreements/{id}", s.page(s.agreementPage))
 	s.handle("POST /console/agreements/{id}/steps", s.page(s.agreementStepForm))
+	if s.sandbox != nil {
+		s.handle("GET /console/workspaces", s.page(s.workspacesPage))
+		s.handle("GET /console/workspaces/{id}", s.page(s.workspacePage))
+		s.handle("POST /console/workspaces/{id}/queries", s.page(s.workspaceQuery))
+		s.handle("POST /console/workspaces/{id}/resume", s.page(s.resumeForm))
+		s.handle("POST /console/jobs/{id}/review", s.page(s.reviewForm))
+	}
 	s.handle("GET /console/cases", s.page(s.casesPage))
 	s.handle("GET /console/cases/{id}", s.page(s.casePage))
 	s.handle("POST /console/cases/{id}/steps", s.page(s.caseStep))
@@ -147,6 +154,17 @@ func (s *Server) registerRoutes() {
 	s.handle("GET /api/v1/agreements/{id}/timeline", s.api(s.apiTimeline("agreement")))
 	s.handle("GET /api/v1/disclosures", s.apiDisclosures)
 	s.handle("GET /api/v1/disclosures/{year}", s.apiYearlyDisclosure)
+	if s.sandbox != nil {
+		s.handle("GET /api/v1/workspaces", s.api(s.apiWorkspaces))
+		s.handle("GET /api/v1/workspaces/{id}", s.api(s.apiWorkspace))
+		s.handle("POST /api/v1/workspaces/{id}/queries", s.api(s.apiQuery))
+		s.handle("POST /api/v1/workspaces/{id}/validate", s.api(s.apiValidate))
+		s.handle("GET /api/v1/workspaces/{id}/jobs", s.api(s.apiJobs))
+		s.handle("POST /api/v1/workspaces/{id}/resume", s.api(s.apiWorkspaceResume))
+		s.handle("GET /api/v1/jobs/{id}", s.api(s.apiJob))
+		s.handle("GET /api/v1/review-queue", s.api(s.apiReviewQueue))
+		s.handle("POST /api/v1/jobs/{id}/review", s.api(s.apiReview))
+	}
 	s.handle("POST /api/v1/cases", s.apiCaseRaise)
 	s.handle("GET /api/v1/cases", s.api(s.apiCases))
 	s.handle("GET /api/v1/cases/{id}", s.api(s.apiCase))

@@ -13,6 +13,7 @@ import (
 	"github.com/gongshu/gongshu/internal/governance"
 	"github.com/gongshu/gongshu/internal/grant"
 	"github.com/gongshu/gongshu/internal/quality"
+	"github.com/gongshu/gongshu/internal/sandbox"
 	"html/template"
 	"io/fs"
 	"log/slog"
@@ -52,6 +53,8 @@ type Config struct {
 	Supply *supply.Service
 	// Quality shows data-quality scores and runs rules; nil without a domain.
 	Quality *quality.Service
+	// Sandbox runs operators' workspaces and queries; nil without a domain.
+	Sandbox *sandbox.Service
 	// Grant runs plans, selections and agreements.
 	Grant *grant.Service
 	// Governance answers objections, the negative list and consent.
@@ -86,6 +89,7 @@ type Server struct {
 	quality *quality.Service
 	gov     *governance.Service
 	grant   *grant.Service
+	sandbox *sandbox.Service
 	loads   *loads
 	search  Searcher
 	audit   *audit.Log
@@ -110,7 +114,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{
-		cfg: cfg, ids: cfg.Identity, reg: cfg.Registry, supply: cfg.Supply, quality: cfg.Quality, gov: cfg.Governance, grant: cfg.Grant, loads: newLoads(cfg.UploadDir), search: cfg.Search, audit: cfg.Audit, tree: cfg.Tree, cat: cfg.Catalog, regions: cfg.Regions,
+		cfg: cfg, ids: cfg.Identity, reg: cfg.Registry, supply: cfg.Supply, quality: cfg.Quality, gov: cfg.Governance, grant: cfg.Grant, sandbox: cfg.Sandbox, loads: newLoads(cfg.UploadDir), search: cfg.Search, audit: cfg.Audit, tree: cfg.Tree, cat: cfg.Catalog, regions: cfg.Regions,
 		logger: cfg.Logger, now: cfg.Now, mux: http.NewServeMux(), metrics: newMetrics(cfg.Now()),
 	}
 	var err error
