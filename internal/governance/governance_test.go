@@ -426,7 +426,9 @@ func TestContributions(t *testing.T) {
 		t.Fatal(err)
 	}
 	in := ContributionInputs{
-		Held: func(context.Context) ([]Resource, error) { return []Resource{resources[1], resources[2], resources[3]}, nil },
+		Held: func(context.Context) ([]Resource, error) {
+			return []Resource{resources[1], resources[2], resources[3]}, nil
+		},
 		Score: func(_ context.Context, id int64) (float64, bool, error) {
 			return map[int64]float64{1: 90, 3: 70}[id], id != 2, nil
 		},
