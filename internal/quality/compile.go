@@ -3,6 +3,8 @@ package quality
 import (
 	"context"
 	"fmt"
+	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -52,6 +54,7 @@ type plan struct {
 	levels    [][]string
 	aliases   []map[string]string
 	joins     []string
+	flags     []string // flags[i] is the level-1 alias of joins[i]'s match flag
 	aggs      []string
 	aggIndex  map[string]int
 	rules     []ruleSQL
@@ -318,7 +321,14 @@ func (p *plan) reference(ctx context.Context, d Domain, r Rule, env Env) (string
 	alias := "r" + strconv.Itoa(len(p.joins))
 	p.joins = append(p.joins, "LEFT JOIN (SELECT DISTINCT "+right+" AS v FROM "+d.Table(refTable)+" WHERE "+
 		quoteIdent(r.RefColumn)+" IS NOT NULL) "+alias+" ON "+left+" = "+alias+".v")
-	return p.add1("(" + alias + ".v IS NOT NULL)"), nil
+	return p.joinFlag(alias), nil
+}
+
+// joinFlag is the level-1 flag of the join just added: its row matched.
+func (p *plan) joinFlag(alias string) string {
+	f := p.add1("(" + alias + ".v IS NOT NULL)")
+	p.flags = append(p.flags, f)
+	return f
 }
 
 func (p *plan) badType(r Rule, col string) error {
@@ -326,7 +336,13 @@ func (p *plan) badType(r Rule, col string) error {
 }
 
 // inner is the levels as one FROM item.
-func (p *plan) inner() string {
+func (p *plan) inner() string { return p.innerFor("") }
+
+// innerFor is inner without the joins whose flags expr does not use (all
+// joins when expr is empty). A sample branch needs only its own rule's
+// join, and a join left in keeps DuckDB from stopping the scan at the
+// branch's LIMIT.
+func (p *plan) innerFor(expr string) string {
 	fence := ""
 	if p.d == Postgres {
 		fence = " OFFSET 0"
@@ -334,6 +350,14 @@ func (p *plan) inner() string {
 	var l1 []string
 	if len(p.levels) > 0 {
 		l1 = p.levels[0]
+	}
+	var joins []string
+	for i, j := range p.joins {
+		if expr != "" && !regexp.MustCompile(`\b`+p.flags[i]+`\b`).MatchString(expr) {
+			l1 = slices.DeleteFunc(slices.Clone(l1), func(e string) bool { return strings.HasSuffix(e, " AS "+p.flags[i]) })
+			continue
+		}
+		joins = append(joins, j)
 	}
 	if len(l1) == 0 {
 		l1 = []string{"1 AS one"}
@@ -344,7 +368,7 @@ func (p *plan) inner() string {
 	b.WriteString(" FROM ")
 	b.WriteString(p.table)
 	b.WriteString(" t")
-	for _, j := range p.joins {
+	for _, j := range joins {
 		b.WriteString(" ")
 		b.WriteString(j)
 	}
@@ -406,7 +430,7 @@ func (p *plan) samples(ctx context.Context, d Domain, key string, results []Resu
 		}
 		branches := make([]string, len(row))
 		for i, rc := range row {
-			branches[i] = "(SELECT " + strconv.Itoa(i) + " AS r, " + keyExpr + " AS k, " + rc.value + " AS v FROM " + p.inner() +
+			branches[i] = "(SELECT " + strconv.Itoa(i) + " AS r, " + keyExpr + " AS k, " + rc.value + " AS v FROM " + p.innerFor(rc.fail) +
 				" WHERE " + rc.fail + " LIMIT " + strconv.Itoa(SampleLimit) + ")"
 		}
 		q := strings.Join(branches, " UNION ALL ")

@@ -246,5 +246,5 @@ func (p *plan) allowedJoin(r Rule) string {
 	}
 	alias := "r" + strconv.Itoa(len(p.joins))
 	p.joins = append(p.joins, "LEFT JOIN (VALUES "+strings.Join(rows, ", ")+") "+alias+"(v) ON "+p.rawText(r.Column)+" = "+alias+".v")
-	return p.add1("(" + alias + ".v IS NOT NULL)")
+	return p.joinFlag(alias)
 }
