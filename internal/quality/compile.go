@@ -256,7 +256,7 @@ func (p *plan) format(r Rule) (string, error) {
 			return "", apperr.New(apperr.Invalid, "quality.bad_layout", "rule", r.ID, "layout", r.Layout)
 		}
 		v := p.add2("CASE WHEN " + text + " ~ " + quoteLiteral(l.re) + " THEN " + text + " END")
-		return l.valid(v), nil
+		return l.valid(v, func(e string) string { return p.add(3, e) }), nil
 	}
 	return "", apperr.New(apperr.Invalid, "quality.bad_format", "rule", r.ID, "format", string(r.Format))
 }

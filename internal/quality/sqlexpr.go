@@ -193,9 +193,11 @@ func compileLayout(layout string) (dateLayout, error) {
 }
 
 // valid is true when text (matching l.re, or NULL) is a real date and time.
-func (l dateLayout) valid(text string) string {
+// at computes each field once (at a level of the plan) and returns its
+// name: the day check uses the year and month several times.
+func (l dateLayout) valid(text string, at func(expr string) string) string {
 	field := func(f layoutField) string {
-		return fmt.Sprintf("CAST(substr(%s, %d, %d) AS INTEGER)", text, f.pos, f.width)
+		return at(fmt.Sprintf("CAST(substr(%s, %d, %d) AS INTEGER)", text, f.pos, f.width))
 	}
 	var y, m, d string
 	var extra []string
