@@ -79,7 +79,7 @@ func TestChineseIsClean(t *testing.T) {
 
 // keyUse finds message keys in Go code (apperr keys, navigation, titles)
 // and templates (.T "key").
-var keyUse = regexp.MustCompile(`"((?:identity|web|error|nav|title|brand|lang|login|portal|org|orgs|user|users|tokens|password|dashboard|common|footer|role|audit|registry|supply|search|catalog|engine|quality|governance|gov|gu|grant)\.[a-z_.]+[a-z_])"`)
+var keyUse = regexp.MustCompile(`"((?:identity|web|error|nav|title|brand|lang|login|portal|org|orgs|user|users|tokens|password|dashboard|common|footer|role|audit|registry|supply|search|catalog|engine|quality|governance|gov|gu|grant|policy|sandbox|ws)\.[a-z_.]+[a-z_])"`)
 
 // isMessageUse tells message keys from the dotted action names that share
 // their prefixes ("user.create" is both an action and a message family):

@@ -78,7 +78,7 @@ func (s *Service) Jobs(ctx context.Context, p identity.Principal, workspaceID in
 		return nil, err
 	}
 	if !mayRead(p, w) {
-		return nil, s.forbid(ctx, p, "sandbox.read_jobs", "workspace", workspaceID)
+		return nil, s.forbid(ctx, p, ActionReadJobs, "workspace", workspaceID)
 	}
 	if limit <= 0 || limit > 500 {
 		limit = 100
@@ -116,7 +116,7 @@ func (s *Service) Job(ctx context.Context, p identity.Principal, id int64) (Job,
 	own := p.OrgID == j.operatorOrgID
 	reviewer := s.isReviewer(ctx, p, j.agreementID)
 	if !own && !reviewer {
-		return Job{}, s.forbid(ctx, p, "sandbox.read_job", "sandbox_job", id)
+		return Job{}, s.forbid(ctx, p, ActionReadJob, "sandbox_job", id)
 	}
 	if j.Status != Released && !(reviewer && j.Status == Held) {
 		j.Columns, j.Rows = nil, nil
@@ -137,7 +137,7 @@ func (s *Service) isReviewer(ctx context.Context, p identity.Principal, agreemen
 // first, with their rows.
 func (s *Service) ReviewQueue(ctx context.Context, p identity.Principal) ([]Job, error) {
 	if !p.Has(identity.RoleAgency) {
-		return nil, s.forbid(ctx, p, "sandbox.review_queue", "sandbox_job", 0)
+		return nil, s.forbid(ctx, p, ActionReviewQueue, "sandbox_job", 0)
 	}
 	all, err := s.jobs(ctx, true, "SELECT "+jobCols+" FROM sandbox_jobs WHERE status = ? ORDER BY id", Held)
 	if err != nil {

@@ -141,6 +141,11 @@ const (
 	ActionReject          = "sandbox.reject"
 	ActionHalt            = "sandbox.halt"
 	ActionResume          = "sandbox.resume"
+	// Reads refused to someone who may not see the workspace or job.
+	ActionReadWorkspace = "sandbox.read_workspace"
+	ActionReadJobs      = "sandbox.read_jobs"
+	ActionReadJob       = "sandbox.read_job"
+	ActionReviewQueue   = "sandbox.review_queue"
 )
 
 // Message keys of the sandbox's own refusals (internal/i18n "sandbox.").

@@ -465,7 +465,7 @@ func (s *Service) Workspace(ctx context.Context, p identity.Principal, id int64)
 		return Workspace{}, err
 	}
 	if !mayRead(p, w) {
-		return Workspace{}, s.forbid(ctx, p, "sandbox.read_workspace", "workspace", id)
+		return Workspace{}, s.forbid(ctx, p, ActionReadWorkspace, "workspace", id)
 	}
 	rs, err := s.scope(ctx, w)
 	if err != nil {
