@@ -584,7 +584,7 @@ func (s *Server) planStepForm(w http.ResponseWriter, r *http.Request, p *identit
 	pl, err := s.planDo(r, p, id, in)
 	if err != nil {
 		if e, ok := apperr.As(err); ok && (e.Key == "grant.unknown_step" || e.Key == "grant.decision_required") {
-			s.audit.Refuse(r.Context(), supplyEntry(p, "plan."+in.Step, id), err)
+			s.audit.Refuse(r.Context(), actionEntry(p, "plan."+in.Step, "grant_plan", id), err)
 		}
 		if msg, ok := s.fixable(r, err); ok {
 			s.renderPlan(w, r, p, id, http.StatusUnprocessableEntity, msg)
@@ -771,7 +771,7 @@ func (s *Server) agreementStepForm(w http.ResponseWriter, r *http.Request, p *id
 	}
 	if _, err := s.agreementDo(r, p, id, in); err != nil {
 		if e, ok := apperr.As(err); ok && (e.Key == "grant.unknown_step" || e.Key == "grant.decision_required") {
-			s.audit.Refuse(r.Context(), supplyEntry(p, "agreement."+in.Step, id), err)
+			s.audit.Refuse(r.Context(), actionEntry(p, "agreement."+in.Step, "grant_agreement", id), err)
 		}
 		if msg, ok := s.fixable(r, err); ok {
 			s.renderAgreement(w, r, p, id, http.StatusUnprocessableEntity, msg)

@@ -226,7 +226,7 @@ func (s *Server) qualitySetRules(w http.ResponseWriter, r *http.Request, p *iden
 	body := r.PostFormValue("rules")
 	rs, err := quality.ParseRules([]byte(body))
 	if err != nil {
-		s.audit.Refuse(r.Context(), supplyEntry(p, quality.ActionSetRules, id), err)
+		s.audit.Refuse(r.Context(), actionEntry(p, quality.ActionSetRules, "resource", id), err)
 		s.qualityFormError(w, r, p, id, err, body)
 		return
 	}

@@ -610,7 +610,7 @@ func (s *Server) supplyUpload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	deny := func(err error) {
-		s.audit.Refuse(r.Context(), supplyEntry(p, supply.ActionPreview, id), err)
+		s.audit.Refuse(r.Context(), actionEntry(p, supply.ActionPreview, "resource", id), err)
 		s.supplyFormError(w, r, p, id, err)
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxUploadBytes)
@@ -700,8 +700,10 @@ func (s *Server) supplyUpload(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "supply", d)
 }
 
-func supplyEntry(p *identity.Principal, action string, id int64) audit.Entry {
-	return audit.Entry{Actor: p.Actor(), Action: action, ObjectType: "resource", ObjectID: strconv.FormatInt(id, 10)}
+// actionEntry starts the audit entry of p's action on a numbered object,
+// for refusals the web layer decides before a service is reached.
+func actionEntry(p *identity.Principal, action, objectType string, id int64) audit.Entry {
+	return audit.Entry{Actor: p.Actor(), Action: action, ObjectType: objectType, ObjectID: strconv.FormatInt(id, 10)}
 }
 
 // supplyConfirm loads a previewed source in the background and shows the
@@ -715,7 +717,7 @@ func (s *Server) supplyConfirm(w http.ResponseWriter, r *http.Request, p *identi
 	st := s.loads.take(r.PostFormValue("staged"), p.UserID, id)
 	if st == nil {
 		err := apperr.New(apperr.Invalid, "supply.staged_expired")
-		s.audit.Refuse(r.Context(), supplyEntry(p, supply.ActionLoad, id), err)
+		s.audit.Refuse(r.Context(), actionEntry(p, supply.ActionLoad, "resource", id), err)
 		s.supplyFormError(w, r, p, id, err)
 		return
 	}
