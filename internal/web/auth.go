@@ -109,3 +109,11 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, p *identity.P
 	}
 	return true
 }
+
+// optionalPrincipal is the caller if signed in, else the anonymous one.
+func optionalPrincipal(r *http.Request) identity.Principal {
+	if st := state(r); st.principal != nil {
+		return *st.principal
+	}
+	return identity.Principal{}
+}

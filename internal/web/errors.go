@@ -105,3 +105,9 @@ func safeNext(next string) string {
 	}
 	return next
 }
+
+// fixable says whether an error is one the person can fix on the page.
+func (s *Server) fixable(r *http.Request, err error) (string, bool) {
+	code, msg, _ := s.message(r, err)
+	return msg, code == apperr.Invalid || code == apperr.Conflict
+}

@@ -25,14 +25,6 @@ import (
 // it is the portal's captcha-free defence against abuse.
 const honeypot = "website"
 
-// optionalPrincipal is the caller if signed in, else the anonymous one.
-func optionalPrincipal(r *http.Request) identity.Principal {
-	if st := state(r); st.principal != nil {
-		return *st.principal
-	}
-	return identity.Principal{}
-}
-
 // API: cases.
 
 func (s *Server) apiCaseRaise(w http.ResponseWriter, r *http.Request) {
@@ -387,8 +379,8 @@ func (s *Server) caseStep(w http.ResponseWriter, r *http.Request, p *identity.Pr
 	}
 	_, err = s.gov.Advance(r.Context(), *p, id, governance.CaseStep(r.PostFormValue("step")), r.PostFormValue("note"))
 	if err != nil {
-		code, msg, _ := s.message(r, err)
-		if code != apperr.Invalid && code != apperr.Conflict {
+		msg, ok := s.fixable(r, err)
+		if !ok {
 			s.fail(w, r, err)
 			return
 		}
@@ -464,8 +456,8 @@ func (s *Server) negativePage(w http.ResponseWriter, r *http.Request, p *identit
 }
 
 func (s *Server) negativeFormError(w http.ResponseWriter, r *http.Request, p *identity.Principal, id int64, err error) {
-	code, msg, _ := s.message(r, err)
-	if code != apperr.Invalid && code != apperr.Conflict {
+	msg, ok := s.fixable(r, err)
+	if !ok {
 		s.fail(w, r, err)
 		return
 	}

@@ -102,7 +102,7 @@ func (s *Server) planDo(r *http.Request, p *identity.Principal, id int64, in pla
 		return s.grant.WithdrawPlan(ctx, *p, id, in.Note)
 	case "decide":
 		if in.Decision == nil {
-			return grant.Plan{}, apperr.New(apperr.Invalid, "grant.decision_required").OnField("decision")
+			return grant.Plan{}, s.unreached(r, p, "plan.decide", "grant_plan", id, apperr.New(apperr.Invalid, "grant.decision_required").OnField("decision"))
 		}
 		return s.grant.DecidePlan(ctx, *p, id, *in.Decision)
 	case "file":
@@ -113,11 +113,11 @@ func (s *Server) planDo(r *http.Request, p *identity.Principal, id int64, in pla
 		return s.grant.ReturnPlanFiling(ctx, *p, id, in.Note)
 	case "revise":
 		if in.Form == nil {
-			return grant.Plan{}, apperr.New(apperr.Invalid, "grant.form_required").OnField("form")
+			return grant.Plan{}, s.unreached(r, p, "plan.revise", "grant_plan", id, apperr.New(apperr.Invalid, "grant.form_required").OnField("form"))
 		}
 		return s.grant.RevisePlan(ctx, *p, id, *in.Form, in.Note)
 	}
-	return grant.Plan{}, apperr.New(apperr.Invalid, "grant.unknown_step", "step", in.Step).OnField("step")
+	return grant.Plan{}, s.unreached(r, p, "plan."+in.Step, "grant_plan", id, apperr.New(apperr.Invalid, "grant.unknown_step", "step", in.Step).OnField("step"))
 }
 
 func (s *Server) apiPlanStep(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
@@ -133,21 +133,17 @@ func (s *Server) apiPlanStep(w http.ResponseWriter, r *http.Request, p *identity
 	}
 	pl, err := s.planDo(r, p, id, in)
 	if err != nil {
-		s.failAudited(w, r, "plan."+in.Step, "grant_plan", id, err)
+		s.fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, pl)
 }
 
-// failAudited answers an error from a step: the service audits its own
-// refusals, but a step it never reached (unknown, or missing its record)
-// is audited here.
-func (s *Server) failAudited(w http.ResponseWriter, r *http.Request, action, objectType string, id int64, err error) {
-	if e, ok := apperr.As(err); ok && (e.Key == "grant.unknown_step" || e.Key == "grant.decision_required" || e.Key == "grant.form_required") {
-		s.deny(w, r, action, objectType, strconv.FormatInt(id, 10), err)
-		return
-	}
-	s.fail(w, r, err)
+// unreached audits a step refused before the grant service saw it (an
+// unknown step, or one missing its record); the service audits its own
+// refusals. The API and the console both come through here.
+func (s *Server) unreached(r *http.Request, p *identity.Principal, action, objectType string, id int64, err *apperr.Error) error {
+	return s.audit.Refuse(r.Context(), actionEntry(p, action, objectType, id), err)
 }
 
 func (s *Server) apiTimeline(objectType string) authedHandler {
@@ -222,7 +218,7 @@ func (s *Server) selectionDo(r *http.Request, p *identity.Principal, id int64, i
 		return s.grant.AddCandidate(ctx, *p, id, in.OperatorID)
 	case "check":
 		if in.Check == nil {
-			return grant.Selection{}, apperr.New(apperr.Invalid, "grant.form_required").OnField("check")
+			return grant.Selection{}, s.unreached(r, p, "selection.check", "grant_selection", id, apperr.New(apperr.Invalid, "grant.form_required").OnField("check"))
 		}
 		return s.grant.CheckQualification(ctx, *p, id, in.OperatorID, *in.Check)
 	case "evaluate":
@@ -230,7 +226,7 @@ func (s *Server) selectionDo(r *http.Request, p *identity.Principal, id int64, i
 	case "conclude":
 		return s.grant.ConcludeSelection(ctx, *p, id, in.OperatorID, in.Note)
 	}
-	return grant.Selection{}, apperr.New(apperr.Invalid, "grant.unknown_step", "step", in.Step).OnField("step")
+	return grant.Selection{}, s.unreached(r, p, "selection."+in.Step, "grant_selection", id, apperr.New(apperr.Invalid, "grant.unknown_step", "step", in.Step).OnField("step"))
 }
 
 func (s *Server) apiSelectionStep(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
@@ -246,7 +242,7 @@ func (s *Server) apiSelectionStep(w http.ResponseWriter, r *http.Request, p *ide
 	}
 	sel, err := s.selectionDo(r, p, id, in)
 	if err != nil {
-		s.failAudited(w, r, "selection."+in.Step, "grant_selection", id, err)
+		s.fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, sel)
@@ -317,7 +313,7 @@ func (s *Server) agreementDo(r *http.Request, p *identity.Principal, id int64, i
 	switch in.Step {
 	case "decide":
 		if in.Decision == nil {
-			return grant.Agreement{}, apperr.New(apperr.Invalid, "grant.decision_required").OnField("decision")
+			return grant.Agreement{}, s.unreached(r, p, "agreement.decide", "grant_agreement", id, apperr.New(apperr.Invalid, "grant.decision_required").OnField("decision"))
 		}
 		return s.grant.DecideAgreement(ctx, *p, id, *in.Decision)
 	case "sign":
@@ -339,7 +335,7 @@ func (s *Server) agreementDo(r *http.Request, p *identity.Principal, id int64, i
 	case "close_handover":
 		return s.grant.CloseHandoverItem(ctx, *p, id, in.Item, in.Evidence)
 	}
-	return grant.Agreement{}, apperr.New(apperr.Invalid, "grant.unknown_step", "step", in.Step).OnField("step")
+	return grant.Agreement{}, s.unreached(r, p, "agreement."+in.Step, "grant_agreement", id, apperr.New(apperr.Invalid, "grant.unknown_step", "step", in.Step).OnField("step"))
 }
 
 func (s *Server) apiAgreementStep(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
@@ -355,7 +351,7 @@ func (s *Server) apiAgreementStep(w http.ResponseWriter, r *http.Request, p *ide
 	}
 	a, err := s.agreementDo(r, p, id, in)
 	if err != nil {
-		s.failAudited(w, r, "agreement."+in.Step, "grant_agreement", id, err)
+		s.fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, a)
@@ -522,12 +518,6 @@ func planForm(r *http.Request) grant.PlanForm {
 		ExitArrangements: r.PostFormValue("exit_arrangements")}
 }
 
-// fixable says whether an error is one the person can fix on the page.
-func (s *Server) fixable(r *http.Request, err error) (string, bool) {
-	code, msg, _ := s.message(r, err)
-	return msg, code == apperr.Invalid || code == apperr.Conflict
-}
-
 func (s *Server) planCreate(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
 	pl, err := s.grant.DraftPlan(r.Context(), *p, planForm(r))
 	if err != nil {
@@ -583,9 +573,6 @@ func (s *Server) planStepForm(w http.ResponseWriter, r *http.Request, p *identit
 	}
 	pl, err := s.planDo(r, p, id, in)
 	if err != nil {
-		if e, ok := apperr.As(err); ok && (e.Key == "grant.unknown_step" || e.Key == "grant.decision_required") {
-			s.audit.Refuse(r.Context(), actionEntry(p, "plan."+in.Step, "grant_plan", id), err)
-		}
 		if msg, ok := s.fixable(r, err); ok {
 			s.renderPlan(w, r, p, id, http.StatusUnprocessableEntity, msg)
 			return
@@ -770,9 +757,6 @@ func (s *Server) agreementStepForm(w http.ResponseWriter, r *http.Request, p *id
 		in.Acks = append(in.Acks, grant.Prohibition(v))
 	}
 	if _, err := s.agreementDo(r, p, id, in); err != nil {
-		if e, ok := apperr.As(err); ok && (e.Key == "grant.unknown_step" || e.Key == "grant.decision_required") {
-			s.audit.Refuse(r.Context(), actionEntry(p, "agreement."+in.Step, "grant_agreement", id), err)
-		}
 		if msg, ok := s.fixable(r, err); ok {
 			s.renderAgreement(w, r, p, id, http.StatusUnprocessableEntity, msg)
 			return

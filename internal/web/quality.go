@@ -26,10 +26,7 @@ func (s *Server) apiQualityScore(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	var p identity.Principal
-	if st := state(r); st.principal != nil {
-		p = *st.principal
-	}
+	p := optionalPrincipal(r)
 	if _, err := s.visibleResource(r.Context(), p, id); err != nil {
 		s.fail(w, r, err)
 		return

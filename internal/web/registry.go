@@ -81,10 +81,7 @@ func (s *Server) apiRegistryItem(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	var p identity.Principal
-	if st := state(r); st.principal != nil {
-		p = *st.principal
-	}
+	p := optionalPrincipal(r)
 	it, err := s.reg.Get(r.Context(), p, id)
 	if err != nil {
 		s.fail(w, r, err)
@@ -395,8 +392,8 @@ func (s *Server) registryStep(w http.ResponseWriter, r *http.Request, p *identit
 	}
 	_, err = s.reg.Advance(r.Context(), *p, id, registry.Step(r.PostFormValue("step")), r.PostFormValue("reason"))
 	if err != nil {
-		code, msg, _ := s.message(r, err)
-		if code != apperr.Invalid && code != apperr.Conflict {
+		msg, ok := s.fixable(r, err)
+		if !ok {
 			s.fail(w, r, err)
 			return
 		}
