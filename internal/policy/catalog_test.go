@@ -15,7 +15,8 @@ func testCatalog() Catalog {
 		Schema: "main",
 		Tables: []Table{
 			{Name: "social_insurance", Resource: "JX-HRSS-0001", Unit: "person_id",
-				Rule: Rule{Kind: RuleAggregation, K: 10},
+				Rule:     Rule{Kind: RuleAggregation, K: 10},
+				UnitRows: &UnitRows{Max: 6, Null: 3},
 				Columns: []Column{
 					{Name: "person_id", Role: Filter, Identifier: true},
 					{Name: "name", Role: Hidden, Identifier: true, PersonNames: true},
@@ -30,7 +31,8 @@ func testCatalog() Catalog {
 					{Name: "amount", Role: Aggregate, Aggregates: []string{"count", "sum", "avg", "stddev", "max"}},
 				}},
 			{Name: "enterprise", Resource: "JX-AMR-0002", Unit: "credit_code",
-				Rule: Rule{Kind: RuleAggregation, K: 5},
+				Rule:     Rule{Kind: RuleAggregation, K: 5},
+				UnitRows: &UnitRows{Max: 1},
 				Columns: []Column{
 					{Name: "credit_code", Role: Join, Identifier: true},
 					{Name: "ent_name", Role: Hidden},

@@ -54,6 +54,11 @@ func verifyPlan(p Plan, cat Catalog) error {
 				return fmt.Errorf("unit count column %d is not count(DISTINCT ...)", i)
 			}
 		}
+		if p.Fast != nil {
+			if err := verifyFast(p, cat); err != nil {
+				return fmt.Errorf("fast plan: %w", err)
+			}
+		}
 		// Belt and braces: no protected column name appears raw (outside an
 		// aggregate) in the operator's output.
 		protected := map[string]bool{}
@@ -90,6 +95,69 @@ func verifyPlan(p Plan, cat Catalog) error {
 		}
 	default:
 		return fmt.Errorf("plan without a rule")
+	}
+	return nil
+}
+
+// verifyFast checks a fast plan on its own terms: one SELECT over one
+// catalog table with unit statistics, without OFFSET or DISTINCT, that
+// passes the policy, keeps at least K rows a group in HAVING, returns the
+// group's rows in each unit-count column, and settles only groups whose
+// rows prove K units by pigeonhole.
+func verifyFast(p Plan, cat Catalog) error {
+	tree, err := pg.Parse(p.Fast.SQL)
+	if err != nil {
+		return fmt.Errorf("does not parse: %w", err)
+	}
+	if len(tree.Stmts) != 1 || tree.Stmts[0].Stmt.GetSelectStmt() == nil {
+		return fmt.Errorf("not one SELECT")
+	}
+	stmt := tree.Stmts[0].Stmt.GetSelectStmt()
+	if len(stmt.FromClause) != 1 || stmt.FromClause[0].GetRangeVar() == nil || stmt.LimitOffset != nil || len(stmt.DistinctClause) > 0 {
+		return fmt.Errorf("not a plain read of one table")
+	}
+	if len(stmt.WithClause.GetCtes()) > 0 {
+		for _, c := range stmt.WithClause.GetCtes() {
+			if c.GetCommonTableExpr().GetCtename() == stmt.FromClause[0].GetRangeVar().Relname {
+				return fmt.Errorf("reads a CTE, not a table")
+			}
+		}
+	}
+	if d := Validate(p.Fast.SQL, cat); !d.Allowed {
+		return fmt.Errorf("no longer passes the policy: %s (%s)", d.Code, d.Rule)
+	}
+	var table *Table
+	rel := stmt.FromClause[0].GetRangeVar().Relname
+	for i, t := range cat.Tables {
+		if t.Relation == rel || (t.Relation == "" && t.Name == rel) {
+			table = &cat.Tables[i]
+		}
+	}
+	if table == nil || table.UnitRows == nil {
+		return fmt.Errorf("table %q has no unit statistics", rel)
+	}
+	if want := table.UnitRows.Null + int64(p.K-1)*table.UnitRows.Max + 1; p.Fast.Rows != want || p.Fast.Rows < int64(p.K) {
+		return fmt.Errorf("settles groups of %d rows, the bound needs %d", p.Fast.Rows, want)
+	}
+	rowThresholds := 0
+	for _, c := range conjuncts(stmt.HavingClause) {
+		ae := c.GetAExpr()
+		if ae == nil || opName(ae) != ">=" {
+			continue
+		}
+		fc := ae.Lexpr.GetFuncCall()
+		if fc != nil && funcName(fc) == "count" && fc.AggStar && int(ae.Rexpr.GetAConst().GetIval().GetIval()) == p.K {
+			rowThresholds++
+		}
+	}
+	if rowThresholds < len(p.UnitCounts) {
+		return fmt.Errorf("HAVING keeps no count(*) >= %d", p.K)
+	}
+	for _, i := range p.UnitCounts {
+		fc := stmt.TargetList[i].GetResTarget().Val.GetFuncCall()
+		if fc == nil || funcName(fc) != "count" || !fc.AggStar {
+			return fmt.Errorf("unit count column %d is not count(*)", i)
+		}
 	}
 	return nil
 }

@@ -119,6 +119,19 @@ type Table struct {
 	Unit    string
 	Rule    Rule
 	Columns []Column
+	// UnitRows, when known, bounds the rows each privacy unit has in the
+	// relation (a fact of its immutable data version). It lets the
+	// aggregation threshold be settled by counting rows instead of
+	// distinct units; see FastPlan.
+	UnitRows *UnitRows
+}
+
+// UnitRows is how rows spread over privacy units in one relation.
+type UnitRows struct {
+	// Max is the most rows any one (non-null) unit has.
+	Max int64
+	// Null is how many rows have no unit.
+	Null int64
 }
 
 // Catalog is everything a query may touch.

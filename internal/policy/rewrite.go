@@ -32,6 +32,66 @@ type Plan struct {
 	// Noise is set under the DP rule: the caller adds discrete noise
 	// (internal/dp) before CheckOutput.
 	Noise *NoisePlan
+	// Fast, when set, is a cheaper statement the caller may run first;
+	// see FastPlan.
+	Fast *FastPlan
+}
+
+// FastPlan settles the aggregation threshold without counting distinct
+// units, which costs an exact aggregate several times the query itself.
+// When each unit has at most M rows in the one table a query reads (and
+// Z rows have no unit), a group of n rows covers at least ⌈(n−Z)/M⌉
+// distinct units, by pigeonhole. SQL is the plan's statement with
+// count(*) in place of each count(DISTINCT unit), in HAVING (at least K
+// rows, a necessary condition) and in the unit-count column. Settle
+// decides from its rows alone: when every group holds enough rows for
+// the bound to reach K, they are exactly the groups the plan's own
+// statement returns; otherwise the caller runs SQL of the plan.
+//
+// It is offered only where the bound holds and the two statements must
+// agree: one catalog table read straight (no join, subquery or CTE in
+// FROM, which could repeat a unit's rows), no OFFSET (the skipped groups
+// are unseen) and no DISTINCT.
+type FastPlan struct {
+	SQL string
+	// Rows is the minimum rows a group needs for the bound to reach K.
+	Rows  int64
+	stats UnitRows
+}
+
+// Settle reports whether rows, the result of SQL, settle the threshold.
+// If they do, it replaces each unit-count column (which holds the
+// group's rows) with the proven lower bound on its distinct units, so
+// that CheckOutput verifies it against K as usual. If they do not, rows
+// are left untouched.
+func (f *FastPlan) Settle(p Plan, rows [][]any) bool {
+	for _, row := range rows {
+		for _, i := range p.UnitCounts {
+			if i >= len(row) {
+				return false
+			}
+			n, ok := asInt(row[i])
+			if !ok || n < f.Rows {
+				return false
+			}
+		}
+	}
+	for _, row := range rows {
+		for _, i := range p.UnitCounts {
+			n, _ := asInt(row[i])
+			row[i] = f.unitsAtLeast(n)
+		}
+	}
+	return true
+}
+
+// unitsAtLeast is the fewest distinct units n rows can cover.
+func (f *FastPlan) unitsAtLeast(n int64) int64 {
+	rest := n - f.stats.Null
+	if rest <= 0 {
+		return 0
+	}
+	return (rest + f.stats.Max - 1) / f.stats.Max
 }
 
 // NoisePlan tells the caller which columns get noise and how much.
@@ -168,10 +228,14 @@ func (an *analysis) rewriteAggregation() (Plan, *refusal) {
 	if len(units) == 0 {
 		return Plan{}, refuse(CodeBadCatalog, -1, "no privacy unit reachable", "detail", "no privacy unit is reachable for the threshold")
 	}
+	// The count calls are kept so that the fast statement can be
+	// deparsed from the same tree with count(*) in their place.
+	var counts []*pg.FuncCall
 	for i, u := range units {
 		count := func() *pg.Node {
 			fc := pg.MakeFuncCallNode([]*pg.Node{pg.MakeStrNode("count")}, []*pg.Node{colRef(u[0], u[1])}, -1)
 			fc.GetFuncCall().AggDistinct = true
+			counts = append(counts, fc.GetFuncCall())
 			return fc
 		}
 		stmt.TargetList = append(stmt.TargetList, pg.MakeResTargetNodeWithNameAndVal(fmt.Sprintf("__gs_units_%d", i), count(), -1))
@@ -189,7 +253,38 @@ func (an *analysis) rewriteAggregation() (Plan, *refusal) {
 		return Plan{}, refuse(CodeUnsupported, -1, "deparse: "+err.Error(), "detail", "this query cannot be rewritten")
 	}
 	p.SQL = sql
+	if stats := an.boundedUnits(); stats != nil {
+		for _, fc := range counts {
+			fc.Args, fc.AggDistinct, fc.AggStar = nil, false, true
+		}
+		if fast, err := pg.Deparse(an.tree); err == nil {
+			p.Fast = &FastPlan{SQL: fast, Rows: stats.Null + int64(k-1)*stats.Max + 1, stats: *stats}
+		}
+	}
 	return p, nil
+}
+
+// boundedUnits returns the unit statistics of the query's one table when
+// the fast threshold applies (see FastPlan), else nil.
+func (an *analysis) boundedUnits() *UnitRows {
+	stmt := an.stmt
+	if len(stmt.FromClause) != 1 || stmt.LimitOffset != nil || len(stmt.DistinctClause) > 0 {
+		return nil
+	}
+	rv := stmt.FromClause[0].GetRangeVar()
+	items := an.a.top.scope.items
+	if rv == nil || len(items) != 1 || len(items[0].rel.uses) != 1 || len(items[0].rel.units) != 1 {
+		return nil
+	}
+	tu := items[0].rel.uses[0]
+	// The use must be this very table reference, not a CTE of the same name.
+	if tu.rv != rv || tu.table.UnitRows == nil || tu.table.UnitRows.Max <= 0 || tu.table.UnitRows.Null < 0 {
+		return nil
+	}
+	if u := items[0].rel.units[0]; u.tu != tu || u.col != tu.table.Unit {
+		return nil
+	}
+	return tu.table.UnitRows
 }
 
 // rewriteList caps the rows: LIMIT is lowered to the row cap.

@@ -140,3 +140,78 @@ func TestBadCatalog(t *testing.T) {
 		t.Error("a visible privacy unit was accepted")
 	}
 }
+
+// R12.1: a fast plan is offered only where counting rows proves the
+// threshold: one table with unit statistics read straight, no OFFSET, no
+// DISTINCT; and it settles only groups with enough rows for the bound.
+func TestRewriteFastPlan(t *testing.T) {
+	cat := testCatalog() // social_insurance: at most 6 rows a person, 3 without one; k = 10
+	cases := []struct {
+		name, sql string
+		want      string // the fast statement, "" for none
+		rows      int64
+	}{
+		{"plain", "SELECT district, count(*) FROM social_insurance GROUP BY district",
+			`SELECT district, count(*), count(*) AS __gs_units_0 FROM social_insurance GROUP BY district HAVING count(*) >= 10`, 3 + 9*6 + 1},
+		{"filter and having kept", "SELECT district, count(*) FROM enterprise WHERE status = 'open' GROUP BY district HAVING count(*) > 3",
+			`SELECT district, count(*), count(*) AS __gs_units_0 FROM enterprise WHERE status = 'open' GROUP BY district HAVING count(*) > 3 AND count(*) >= 5`, 5},
+		{"alias", "SELECT si.district, sum(si.amount) FROM social_insurance si GROUP BY si.district",
+			`SELECT si.district, sum(si.amount), count(*) AS __gs_units_0 FROM social_insurance si GROUP BY si.district HAVING count(*) >= 10`, 58},
+		{"no statistics", "SELECT grade, count(*) FROM tax_grade GROUP BY grade", "", 0},
+		{"join", "SELECT e.district, count(*) FROM enterprise e JOIN tax_grade t ON e.credit_code = t.credit_code GROUP BY e.district", "", 0},
+		{"subquery in FROM", "SELECT s.district, count(*) FROM (SELECT district FROM enterprise) s GROUP BY s.district", "", 0},
+		{"CTE named like the table", "WITH enterprise AS (SELECT e.district, e.credit_code FROM enterprise e JOIN tax_grade t ON e.credit_code = t.credit_code) SELECT district, count(*) FROM enterprise GROUP BY district", "", 0},
+		{"offset", "SELECT district, count(*) FROM enterprise GROUP BY district ORDER BY 2 DESC LIMIT 5 OFFSET 5", "", 0},
+		{"distinct", "SELECT DISTINCT count(*) FROM enterprise GROUP BY district", "", 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			p, d := Rewrite(c.sql, cat, Options{})
+			if !d.Allowed {
+				t.Fatalf("refused: %s %s", d.Code, d.Message)
+			}
+			switch {
+			case c.want == "" && p.Fast != nil:
+				t.Fatalf("fast plan offered: %s", p.Fast.SQL)
+			case c.want == "":
+			case p.Fast == nil:
+				t.Fatalf("no fast plan")
+			case p.Fast.SQL != c.want || p.Fast.Rows != c.rows:
+				t.Errorf("fast plan\n got %s (%d rows)\nwant %s (%d rows)", p.Fast.SQL, p.Fast.Rows, c.want, c.rows)
+			}
+			if err := verifyPlan(p, cat); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+}
+
+// Settle keeps a fast result only when every group has the rows the bound
+// needs, and then reports the proven lower bound on its units.
+func TestFastPlanSettle(t *testing.T) {
+	p, d := Rewrite("SELECT district, count(*) FROM social_insurance GROUP BY district", testCatalog(), Options{})
+	if !d.Allowed || p.Fast == nil {
+		t.Fatalf("no fast plan: %s", d.Code)
+	}
+	// 58 rows: at least (58-3)/6 → 10 persons. 57 rows could be 9.
+	settled := [][]any{{"360102", int64(100), int64(100)}, {"360103", int64(58), int64(58)}}
+	if !p.Fast.Settle(p, settled) {
+		t.Fatal("groups of 58 and 100 rows not settled")
+	}
+	if settled[0][2] != int64(17) || settled[1][2] != int64(10) {
+		t.Errorf("lower bounds %v and %v, want 17 and 10", settled[0][2], settled[1][2])
+	}
+	if _, od := CheckOutput(p, []string{"district", "count", "__gs_units_0"}, settled); !od.Allowed {
+		t.Errorf("settled rows refused by the output check: %s", od.Code)
+	}
+	open := [][]any{{"360102", int64(100), int64(100)}, {"360104", int64(57), int64(57)}}
+	if p.Fast.Settle(p, open) {
+		t.Fatal("a group of 57 rows settled")
+	}
+	if open[0][2] != int64(100) {
+		t.Error("an unsettled result was changed")
+	}
+	if p.Fast.Settle(p, [][]any{{"360102", int64(100), "many"}}) {
+		t.Error("a non-integer row count settled")
+	}
+}

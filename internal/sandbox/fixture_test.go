@@ -210,6 +210,8 @@ type fixture struct {
 	grant *grant.Service
 	eng   *engine.Engine
 	svc   *sandbox.Service
+	// exact is the same service counting distinct units on every query.
+	exact *sandbox.Service
 	world world
 
 	mu  sync.Mutex
@@ -348,6 +350,9 @@ func setup(t *testing.T, db *store.DB, domain string, opt sandbox.Options) *fixt
 		opt.Random = rand.NewChaCha8([32]byte{1})
 	}
 	f.svc = sandbox.New(db, f.log, f.grant, res, sup, runner, mock, key, f.clock, opt)
+	xopt := opt
+	xopt.ExactThreshold = true
+	f.exact = sandbox.New(db, f.log, f.grant, res, sup, runner, mock, key, f.clock, xopt)
 	for _, s := range specs() {
 		if err := f.svc.SetPolicy(ctx, f.ncAgency, s.id, s.policy); err != nil {
 			t.Fatalf("policy of %s: %v", s.alias, err)

@@ -15,17 +15,18 @@ package sandbox
 import (
 	"context"
 	"crypto/ed25519"
-	"github.com/gongshu/gongshu/internal/apperr"
 	"io"
 	"math/big"
 	"strconv"
 	"sync"
 	"time"
 
+	"github.com/gongshu/gongshu/internal/apperr"
 	"github.com/gongshu/gongshu/internal/audit"
 	"github.com/gongshu/gongshu/internal/engine"
 	"github.com/gongshu/gongshu/internal/grant"
 	"github.com/gongshu/gongshu/internal/identity"
+	"github.com/gongshu/gongshu/internal/policy"
 	"github.com/gongshu/gongshu/internal/store"
 	"github.com/gongshu/gongshu/internal/supply"
 )
@@ -68,6 +69,10 @@ type Options struct {
 	MockRows, RareCount int
 	// Random feeds the DP samplers (crypto/rand.Reader when nil).
 	Random io.Reader
+	// ExactThreshold counts the distinct units of every group on every
+	// query instead of settling the threshold by rows where the units'
+	// statistics allow (policy.FastPlan); for comparison and tests.
+	ExactThreshold bool
 }
 
 func (o Options) withDefaults() Options {
@@ -114,6 +119,10 @@ type Service struct {
 	// randMu serialises the DP samplers' reader, which need not be safe
 	// for concurrent use.
 	randMu sync.Mutex
+
+	// unitRows caches each relation's unit statistics (MeasureUnitRows).
+	unitMu   sync.Mutex
+	unitRows map[unitRowsKey]policy.UnitRows
 }
 
 // New returns the service. runner runs real queries in the domain, mock

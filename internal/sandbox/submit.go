@@ -76,6 +76,9 @@ type Job struct {
 	agreementID, operatorOrgID, userID int64
 	epsMicros                          int64
 	halt                               string
+	// threshold says how an aggregate's threshold was enforced: "rows"
+	// (settled by the unit statistics) or "distinct units".
+	threshold string
 	// token ties the ledger's reservation to the job before it has an id.
 	token string
 }
@@ -217,6 +220,21 @@ func (s *Service) runReal(ctx context.Context, p identity.Principal, w Workspace
 		job.Status, job.Reason = Refused, refusalOf(d)
 		return nil
 	}
+	if d.Analysis == policy.RuleAggregation {
+		// The first aggregate on a data version measures how its rows
+		// spread over units, so this and later ones may settle the
+		// threshold by rows (policy.FastPlan).
+		added, err := s.measureUnitRows(ctx, rs, d.Resources)
+		if err != nil {
+			return err
+		}
+		if added {
+			plan, d = policy.Rewrite(job.SQL, catalog(rs, "main"), s.options())
+			if !d.Allowed {
+				return fmt.Errorf("query %s refused once unit statistics were added: %s", d.Fingerprint, d.Code)
+			}
+		}
+	}
 	byCode := map[string]Resource{}
 	for _, r := range rs {
 		byCode[r.Code] = r
@@ -251,10 +269,16 @@ func (s *Service) runReal(ctx context.Context, p identity.Principal, w Workspace
 		return err
 	}
 	defer cancel()
-	res, err := s.runner.Run(wctx, plan.SQL, relations, s.opt.Limits)
+	res, byRows, err := runThreshold(wctx, s.runner, plan, relations, s.opt.Limits)
 	if err != nil {
 		s.refund(ctx, job, "not run")
 		return s.runError(ctx, wctx, err)
+	}
+	if plan.Analysis == policy.RuleAggregation {
+		job.threshold = "distinct units"
+		if byRows {
+			job.threshold = "rows"
+		}
 	}
 	rows := res.Rows
 	if plan.Noise != nil {
@@ -467,6 +491,9 @@ func (s *Service) entry(p identity.Principal, j *Job) audit.Entry {
 	if j.halt != "" {
 		e.Set("halt", j.halt)
 	}
+	if j.threshold != "" {
+		e.Set("threshold", j.threshold)
+	}
 	return e
 }
 
@@ -531,4 +558,21 @@ func (s *Service) record(ctx context.Context, p identity.Principal, j *Job) erro
 		}
 		return nil
 	})
+}
+
+// runThreshold runs the plan's fast statement when it has one and keeps
+// its result if the rows settle the threshold (byRows); otherwise, or
+// when no fast statement applies, it runs the plan's own, exact statement.
+func runThreshold(ctx context.Context, r *engine.Runner, plan policy.Plan, relations []string, lim engine.Limits) (res engine.Result, byRows bool, err error) {
+	if plan.Fast != nil {
+		res, err := r.Run(ctx, plan.Fast.SQL, relations, lim)
+		if err != nil {
+			return engine.Result{}, false, err
+		}
+		if plan.Fast.Settle(plan, res.Rows) {
+			return res, true, nil
+		}
+	}
+	res, err = r.Run(ctx, plan.SQL, relations, lim)
+	return res, false, err
 }
