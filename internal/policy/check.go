@@ -393,6 +393,11 @@ func (a *analyzer) selectShape(stmt *pg.SelectStmt, top bool) *refusal {
 	if stmt.LimitOption == pg.LimitOption_LIMIT_OPTION_WITH_TIES {
 		return refuse(CodeOrderLimit, -1, "FETCH ... WITH TIES")
 	}
+	if top && len(stmt.TargetList) == 0 && stmt.Op == pg.SetOperation_SETOP_NONE {
+		// PostgreSQL accepts SELECT FROM t; DuckDB does not, and a result
+		// without columns is no product.
+		return refuse(CodeUnsupported, -1, "empty SELECT list", "detail", "SELECT without output columns")
+	}
 	if !top {
 		if len(stmt.GroupClause) > 0 || stmt.HavingClause != nil || len(stmt.DistinctClause) > 0 {
 			return refuse(CodeNestedAggregate, -1, "aggregation or DISTINCT in a subquery")

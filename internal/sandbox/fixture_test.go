@@ -202,7 +202,7 @@ func genWorld(slowRows int) world {
 }
 
 type fixture struct {
-	t     *testing.T
+	t     testing.TB
 	ctx   context.Context
 	db    *store.DB
 	log   *audit.Log
@@ -234,7 +234,7 @@ func (f *fixture) at(t time.Time) {
 	f.now = t
 }
 
-func must[T any](t *testing.T) func(v T, err error) T {
+func must[T any](t testing.TB) func(v T, err error) T {
 	return func(v T, err error) T {
 		t.Helper()
 		if err != nil {
@@ -274,7 +274,7 @@ func eachSetup(t *testing.T, opt sandbox.Options, fn func(t *testing.T, f *fixtu
 	})
 }
 
-func setup(t *testing.T, db *store.DB, domain string, opt sandbox.Options) *fixture {
+func setup(t testing.TB, db *store.DB, domain string, opt sandbox.Options) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	f := &fixture{t: t, ctx: ctx, db: db, now: time.Date(2025, 12, 15, 1, 0, 0, 0, time.UTC)}

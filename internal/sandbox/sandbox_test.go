@@ -23,7 +23,7 @@ type entry struct {
 	sql  string
 }
 
-func corpus(t *testing.T, name string, withCode bool) []entry {
+func corpus(t testing.TB, name string, withCode bool) []entry {
 	t.Helper()
 	fh, err := os.Open("../policy/testdata/" + name)
 	if err != nil {
