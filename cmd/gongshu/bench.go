@@ -36,12 +36,13 @@ func cmdBench(ctx context.Context, args []string, getenv func(string) string, st
 		return errors.New("bench: want audit, search, ingest or quality")
 	}
 	var c commonFlags
-	var entries, appends, proofs int
-	fs := newFlagSet("bench audit", "bench audit [--entries N] [--appends N] [--db URL]", stderr)
+	var entries, appends, proofs, rounds int
+	fs := newFlagSet("bench audit", "bench audit [--entries N] [--appends N] [--rounds N] [--db URL]", stderr)
 	c.register(fs, "")
 	fs.IntVar(&entries, "entries", 1_000_000, "log size for the integration and full-verification figures")
 	fs.IntVar(&appends, "appends", 20_000, "entries written per append measurement")
 	fs.IntVar(&proofs, "proofs", 1000, "inclusion proofs to time")
+	fs.IntVar(&rounds, "rounds", 3, "repeats of each append measurement; the median is reported")
 	if err := parse(fs, args[1:], getenv); err != nil {
 		return err
 	}
@@ -72,7 +73,7 @@ func cmdBench(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
-	rep, err := audit.RunBench(ctx, db, log, tree, audit.BenchConfig{Appends: appends, Writers: []int{1, 16}, VerifyEntries: entries, Proofs: proofs})
+	rep, err := audit.RunBench(ctx, db, log, tree, audit.BenchConfig{Appends: appends, Writers: []int{1, 16}, VerifyEntries: entries, Proofs: proofs, Rounds: rounds})
 	if err != nil {
 		return err
 	}
