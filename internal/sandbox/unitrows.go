@@ -9,15 +9,21 @@ import (
 	"github.com/gongshu/gongshu/internal/policy"
 )
 
-// unitRowsKey names one relation's unit column; a relation is one
-// immutable data version, so its statistics never go stale.
-type unitRowsKey struct{ relation, unit string }
+// unitRowsKey names one relation's unit column. A relation is one
+// immutable data version (the engine refuses to load over an existing
+// table), so its statistics never go stale; the row count is in the key
+// as well, so that a name reused after a failed, unpublished load could
+// not meet statistics of other rows.
+type unitRowsKey struct {
+	relation, unit string
+	rows           int64
+}
 
 // cachedUnitRows returns the statistics already measured, or nil.
-func (s *Service) cachedUnitRows(relation, unit string) *policy.UnitRows {
+func (s *Service) cachedUnitRows(relation, unit string, rows int64) *policy.UnitRows {
 	s.unitMu.Lock()
 	defer s.unitMu.Unlock()
-	if u, ok := s.unitRows[unitRowsKey{relation, unit}]; ok {
+	if u, ok := s.unitRows[unitRowsKey{relation, unit, rows}]; ok {
 		return &u
 	}
 	return nil
@@ -48,7 +54,7 @@ func (s *Service) measureUnitRows(ctx context.Context, rs []Resource, codes []st
 		if s.unitRows == nil {
 			s.unitRows = map[unitRowsKey]policy.UnitRows{}
 		}
-		s.unitRows[unitRowsKey{r.relation, r.Unit}] = u
+		s.unitRows[unitRowsKey{r.relation, r.Unit, r.rows}] = u
 		s.unitMu.Unlock()
 		r.table.UnitRows = &u
 		added = true

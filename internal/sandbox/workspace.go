@@ -310,7 +310,7 @@ func (s *Service) describe(ctx context.Context, id int64) (Resource, error) {
 	t := policy.Table{Name: r.Table, Relation: v.Table, Resource: facts.Code, Unit: unit,
 		Rule: policy.Rule{Kind: r.Rule, K: r.K, RowCap: r.RowCap, MaxGroupsPerUnit: rp.MaxGroupsPerUnit, MaxRowsPerGroup: rp.MaxRowsPerGroup}}
 	if unit != "" && !s.opt.ExactThreshold {
-		t.UnitRows = s.cachedUnitRows(v.Table, unit)
+		t.UnitRows = s.cachedUnitRows(v.Table, unit, v.Rows)
 	}
 	for _, c := range v.Columns {
 		role := roles[c.Name]
