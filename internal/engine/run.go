@@ -60,6 +60,16 @@ var ErrTooManyRows = errors.New("engine: the result has more rows than allowed")
 // ErrTimeout is returned when a query ran out of Limits.Timeout.
 var ErrTimeout = errors.New("engine: the query ran out of time")
 
+// ErrBusy means a table the query needs is not readable yet: it was
+// loaded after the query handle opened, and a load still writing to the
+// domain keeps it from being checkpointed into the file the handle
+// reads. Retrying once the load is done succeeds.
+var ErrBusy = errors.New("engine: a load is writing to the domain; the tables the query needs are not readable yet")
+
+// checkpointWait is how long a query waits for a running load to let the
+// domain be checkpointed before it reads what the file already holds.
+const checkpointWait = time.Second
+
 // Runner runs checked operator queries in the domain. On DuckDB they run
 // in a second, in-memory DuckDB instance that attaches the domain file read
 // only and is hardened before any query: no file or network access, no
@@ -187,14 +197,25 @@ func (r *Runner) current(ctx context.Context, need []string) (*replica, error) {
 	if !fresh {
 		// A new table may still sit in the loader's write-ahead log, which
 		// a read-only attach does not see.
+		var ckErr error
 		if r.replica != nil {
-			if _, err := r.e.duck.ExecContext(ctx, "CHECKPOINT"); err != nil {
-				return nil, fmt.Errorf("run: checkpoint domain: %w", err)
-			}
+			ckErr = r.checkpoint(ctx)
 		}
 		rp, err := r.openReplica(ctx)
 		if err != nil {
 			return nil, err
+		}
+		if ckErr != nil {
+			// DuckDB refuses to checkpoint while another load writes. The
+			// tables may be in the file anyway (a table appears there
+			// whole, by rename, and DuckDB checkpoints large loads
+			// itself); if one is not, the query must wait for the load.
+			for _, t := range need {
+				if !rp.tables[t] {
+					rp.db.Close()
+					return nil, fmt.Errorf("%w: %s (%v)", ErrBusy, t, ckErr)
+				}
+			}
 		}
 		if old := r.replica; old != nil {
 			old.mu.Lock()
@@ -210,6 +231,26 @@ func (r *Runner) current(ctx context.Context, need []string) (*replica, error) {
 	rp.users++
 	rp.mu.Unlock()
 	return rp, nil
+}
+
+// checkpoint writes the domain's write-ahead log into its file, retrying
+// for a moment while another transaction writes.
+func (r *Runner) checkpoint(ctx context.Context) error {
+	deadline := time.Now().Add(checkpointWait)
+	for {
+		_, err := r.e.duck.ExecContext(ctx, "CHECKPOINT")
+		if err == nil || ctx.Err() != nil || time.Now().After(deadline) {
+			if err != nil {
+				return fmt.Errorf("checkpoint domain: %w", err)
+			}
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 func (r *Runner) openReplica(ctx context.Context) (*replica, error) {

@@ -137,3 +137,43 @@ func TestMock(t *testing.T) {
 		t.Fatalf("external access: %v", err)
 	}
 }
+
+// A load that holds a write transaction keeps the domain from being
+// checkpointed; queries on loaded tables still run during it (a table
+// appears whole, and the read-only handle sees what was committed), and
+// a table the handle cannot see yet is refused with ErrBusy, not a
+// failure, until the load is done.
+func TestRunWhileLoading(t *testing.T) {
+	ctx := context.Background()
+	e := openDuck(t)
+	loadCSV(t, e, "t_a", "x\n1\n2\n")
+	r := newRunner(t, e)
+	if _, err := r.Run(ctx, "SELECT count(*) FROM t_a", []string{"t_a"}, Limits{}); err != nil {
+		t.Fatal(err)
+	}
+	loadCSV(t, e, "t_new", "x\n1\n2\n3\n")
+	// Another load's open write transaction.
+	conn, err := e.duck.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(ctx, "CREATE TABLE t_loading AS SELECT range AS x FROM range(1000)"); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := r.Run(ctx, "SELECT count(*) FROM t_new", []string{"t_new"}, Limits{}); err != nil || res.Rows[0][0] != int64(3) {
+		t.Fatalf("a loaded table during another load: %v %+v", err, res)
+	}
+	if _, err := r.Run(ctx, "SELECT count(*) FROM t_loading", []string{"t_loading"}, Limits{}); !errors.Is(err, ErrBusy) {
+		t.Fatalf("the table being loaded: %v, want ErrBusy", err)
+	}
+	if _, err := conn.ExecContext(ctx, "COMMIT"); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := r.Run(ctx, "SELECT count(*) FROM t_loading", []string{"t_loading"}, Limits{}); err != nil || res.Rows[0][0] != int64(1000) {
+		t.Fatalf("after the load: %v %+v", err, res)
+	}
+}

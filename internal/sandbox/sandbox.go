@@ -178,6 +178,7 @@ const (
 	KeyNoTables       = "sandbox.no_tables"
 	KeyStopped        = "sandbox.stopped"
 	KeyEngine         = "sandbox.engine_error"
+	KeyDomainBusy     = "sandbox.domain_busy"
 )
 
 // forbid refuses p an action on an object it may not touch, audited.

@@ -226,7 +226,7 @@ func (s *Service) runReal(ctx context.Context, p identity.Principal, w Workspace
 		// threshold by rows (policy.FastPlan).
 		added, err := s.measureUnitRows(ctx, rs, d.Resources)
 		if err != nil {
-			return err
+			return fmt.Errorf("measure units: %w", err)
 		}
 		if added {
 			plan, d = policy.Rewrite(job.SQL, catalog(rs, "main"), s.options())
@@ -340,6 +340,8 @@ func (s *Service) runError(ctx, wctx context.Context, err error) error {
 		return apperr.New(apperr.Invalid, KeyTimeout).Wrap(err)
 	case errors.Is(err, engine.ErrTooManyRows):
 		return apperr.New(apperr.Invalid, KeyTooManyRows).Wrap(err)
+	case errors.Is(err, engine.ErrBusy):
+		return apperr.New(apperr.Unavailable, KeyDomainBusy).Wrap(err)
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("sandbox run: %w", err)
 	}

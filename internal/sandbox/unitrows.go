@@ -31,7 +31,8 @@ func (s *Service) cachedUnitRows(relation, unit string, rows int64) *policy.Unit
 
 // measureUnitRows fills in the unit statistics of the aggregation-rule
 // resources a query reads that have none yet, and reports whether any
-// were added (the query is then rewritten again to use them).
+// were added (the query is then rewritten again to use them). A
+// measurement that fails is skipped; only the end of ctx is an error.
 func (s *Service) measureUnitRows(ctx context.Context, rs []Resource, codes []string) (bool, error) {
 	if s.opt.ExactThreshold {
 		return false, nil
@@ -47,8 +48,13 @@ func (s *Service) measureUnitRows(ctx context.Context, rs []Resource, codes []st
 			continue
 		}
 		u, err := MeasureUnitRows(ctx, s.runner, r.relation, r.Unit, s.opt.Limits)
+		if ctx.Err() != nil {
+			return false, ctx.Err()
+		}
 		if err != nil {
-			return false, fmt.Errorf("resource %s: %w", r.Code, err)
+			// The statistics only make queries cheaper: without them the
+			// query counts distinct units, and the next one tries again.
+			continue
 		}
 		s.unitMu.Lock()
 		if s.unitRows == nil {
