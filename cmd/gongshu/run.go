@@ -104,6 +104,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 type commonFlags struct {
 	data, db, domain, logFormat, logLevel string
 	auditSuite, auditKey                  string
+	// insecureCookies is set by the commands that serve pages (serve, demo).
+	insecureCookies bool
+}
+
+// registerCookies adds --insecure-cookies to a command that serves pages.
+func (c *commonFlags) registerCookies(fs *flag.FlagSet) {
+	fs.BoolVar(&c.insecureCookies, "insecure-cookies", false, "send cookies without Secure (plain HTTP behind a name other than localhost)")
 }
 
 func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
@@ -213,7 +220,8 @@ func (c *commonFlags) open(ctx context.Context, stderr io.Writer) (*app.App, err
 	if err != nil {
 		return nil, fmt.Errorf("--audit-key: %w", err)
 	}
-	return app.Open(ctx, app.Config{DataDir: c.data, DBURL: c.db, DomainURL: c.domain, Version: buildVersion(), Logger: logger, AuditSuite: suite, AuditKey: key})
+	return app.Open(ctx, app.Config{DataDir: c.data, DBURL: c.db, DomainURL: c.domain, Version: buildVersion(), Logger: logger,
+		AuditSuite: suite, AuditKey: key, InsecureCookies: c.insecureCookies})
 }
 
 func cmdMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -247,11 +255,10 @@ func (c *commonFlags) withApp(ctx context.Context, stderr io.Writer, fn func(a *
 func cmdServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var c commonFlags
 	var addr string
-	var insecure bool
-	fs := newFlagSet("serve", "serve --data DIR [--db URL] [--addr :8080]", stderr)
+	fs := newFlagSet("serve", "serve --data DIR [--db URL] [--addr :8080] [--insecure-cookies]", stderr)
 	c.register(fs, "")
+	c.registerCookies(fs)
 	fs.StringVar(&addr, "addr", ":8080", "address to listen on")
-	fs.BoolVar(&insecure, "insecure-cookies", false, "send cookies without Secure (plain HTTP behind a name other than localhost)")
 	if err := parse(fs, args, getenv); err != nil {
 		return err
 	}
@@ -285,8 +292,9 @@ func cmdDemo(ctx context.Context, args []string, getenv func(string) string, std
 	var addr string
 	var scale float64
 	var seed uint64
-	fs := newFlagSet("demo", "demo [--data DIR] [--addr :8080] [--scale 1]", stderr)
+	fs := newFlagSet("demo", "demo [--data DIR] [--addr :8080] [--scale 1] [--insecure-cookies]", stderr)
 	c.register(fs, "gongshu-demo")
+	c.registerCookies(fs)
 	fs.StringVar(&addr, "addr", ":8080", "address to listen on")
 	fs.Float64Var(&scale, "scale", 1, "size of the synthetic data loaded in the background (1: a million enterprises, two million insured persons; 0 loads none)")
 	fs.Uint64Var(&seed, "seed", 2026, "seed of the synthetic data (the same seed gives the same data)")

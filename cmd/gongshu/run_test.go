@@ -124,6 +124,9 @@ func TestDemoAndAdminCommands(t *testing.T) {
 	}
 	resp.Body.Close()
 	t.Logf("demo answered /healthz %s after start (fresh data dir, seeding included)", time.Since(start).Round(time.Millisecond))
+	if c := loginCookie(t, base); !strings.Contains(c, "Secure") {
+		t.Errorf("cookie without Secure by default: %s", c)
+	}
 
 	creds, err := demo.Read(dir)
 	if err != nil {
@@ -214,7 +217,7 @@ func TestDemoAndAdminCommands(t *testing.T) {
 	var out2 syncBuffer
 	done2 := make(chan error, 1)
 	go func() {
-		done2 <- run(ctx2, []string{"demo", "--data", dir, "--addr", "127.0.0.1:0"}, env(nil), &out2, &errb)
+		done2 <- run(ctx2, []string{"demo", "--data", dir, "--addr", "127.0.0.1:0", "--insecure-cookies"}, env(nil), &out2, &errb)
 	}()
 	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(out2.String(), "serving at"); time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -223,6 +226,13 @@ func TestDemoAndAdminCommands(t *testing.T) {
 	}
 	if !strings.Contains(out2.String(), creds.Accounts[0].Password) {
 		t.Error("second start does not print the same accounts")
+	}
+	// --insecure-cookies (plain HTTP on a name other than localhost)
+	// drops Secure, or no browser could sign in there.
+	if m := urlRE.FindStringSubmatch(out2.String()); m == nil {
+		t.Error("second start prints no address")
+	} else if c := loginCookie(t, m[1]); c == "" || strings.Contains(c, "Secure") {
+		t.Errorf("cookie with --insecure-cookies: %q", c)
 	}
 	cancel2()
 	<-done2
@@ -353,4 +363,15 @@ func TestParseFiles(t *testing.T) {
 			t.Errorf("%v: files %v, %v", c.args, got, err)
 		}
 	}
+}
+
+// loginCookie returns the Set-Cookie header of the sign-in page.
+func loginCookie(t *testing.T, base string) string {
+	t.Helper()
+	resp, err := http.Get(base + "/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.Header.Get("Set-Cookie")
 }
