@@ -8,6 +8,8 @@ import (
 	"flag"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -233,6 +235,10 @@ func TestDemoAndAdminCommands(t *testing.T) {
 		t.Error("second start prints no address")
 	} else if c := loginCookie(t, m[1]); c == "" || strings.Contains(c, "Secure") {
 		t.Errorf("cookie with --insecure-cookies: %q", c)
+	} else {
+		for _, a := range creds.Accounts {
+			crawlConsole(t, m[1], a.Login, a.Password)
+		}
 	}
 	cancel2()
 	<-done2
@@ -374,4 +380,58 @@ func loginCookie(t *testing.T, base string) string {
 	}
 	resp.Body.Close()
 	return resp.Header.Get("Set-Cookie")
+}
+
+var (
+	csrfValue   = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
+	consoleHref = regexp.MustCompile(`href="(/console[^"#]*)"`)
+)
+
+// crawlConsole signs in and follows the console's links breadth first:
+// every link a person is shown must open (the navigation and the pages
+// promise that a link appears only when the page behind it would).
+func crawlConsole(t *testing.T, base, login, password string) {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	hc := &http.Client{Jar: jar, Timeout: 30 * time.Second}
+	get := func(path string) (int, string) {
+		resp, err := hc.Get(base + path)
+		if err != nil {
+			t.Fatalf("%s: GET %s: %v", login, path, err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	_, page := get("/login")
+	m := csrfValue.FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("%s: no CSRF field on the sign-in page", login)
+	}
+	resp, err := hc.PostForm(base+"/login", url.Values{"login": {login}, "password": {password}, "csrf_token": {m[1]}, "next": {"/console"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	type link struct{ path, from string }
+	queue, seen := []link{{"/console", "/login"}}, map[string]bool{}
+	for len(queue) > 0 && len(seen) < 60 {
+		l := queue[0]
+		queue = queue[1:]
+		if seen[l.path] {
+			continue
+		}
+		seen[l.path] = true
+		status, body := get(l.path)
+		if status >= 400 {
+			t.Errorf("%s: %s, linked from %s, answers %d", login, l.path, l.from, status)
+			continue
+		}
+		for _, h := range consoleHref.FindAllStringSubmatch(body, -1) {
+			p := strings.ReplaceAll(h[1], "&amp;", "&")
+			if !seen[p] && !strings.Contains(p, "logout") && !strings.Contains(p, "export") && !strings.Contains(p, "download") {
+				queue = append(queue, link{p, l.path})
+			}
+		}
+	}
 }

@@ -822,6 +822,31 @@ func (s *Service) Agreement(ctx context.Context, p identity.Principal, id int64)
 	return a, nil
 }
 
+// Readable reports whether p may read the plan or the agreement (kind
+// "plan" or "agreement") with that id: what a console link to it needs.
+// Unlike Plan and Agreement it writes no audit entry, since deciding
+// whether to show a link is no attempt to read.
+func (s *Service) Readable(ctx context.Context, p identity.Principal, kind string, id int64) bool {
+	var obj identity.Object
+	switch kind {
+	case "plan":
+		pl, err := s.getPlan(ctx, s.db, id)
+		if err != nil {
+			return false
+		}
+		obj = pl.object()
+	case "agreement":
+		a, err := s.getAgreement(ctx, s.db, id)
+		if err != nil {
+			return false
+		}
+		obj = a.object()
+	default:
+		return false
+	}
+	return identity.Authorize(s.regions, p, identity.ActGrantReadAll, obj) == nil
+}
+
 // AgreementFilter selects agreements for the console lists.
 type AgreementFilter struct {
 	Region        string

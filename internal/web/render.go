@@ -89,7 +89,18 @@ type view struct {
 	CanAck  bool
 	cat     *i18n.Catalog
 	regions regionNamer
+	// readable and auditable decide whether a link is shown: a link
+	// appears only when the page behind it would open.
+	readable  func(kind string, id int64) bool
+	auditable func(orgID int64) bool
 }
+
+// Readable reports whether the viewer may open the plan or agreement.
+func (v *view) Readable(kind string, id int64) bool { return v.readable != nil && v.readable(kind, id) }
+
+// AuditLink reports whether the viewer may open entries written by a
+// member of the organisation.
+func (v *view) AuditLink(orgID int64) bool { return v.auditable != nil && v.auditable(orgID) }
 
 type regionNamer interface {
 	Name(code, lang string) string
@@ -160,6 +171,12 @@ func (s *Server) newView(r *http.Request, title string, data any) *view {
 		v.CSRF = st.principal.CSRFToken
 		v.Sealed = s.audit.Sealed()
 		v.CanAck = identity.Authorize(s.regions, *st.principal, identity.ActAuditAck, identity.Object{}) == nil
+		p := *st.principal
+		v.readable = func(kind string, id int64) bool { return s.grant != nil && s.grant.Readable(r.Context(), p, kind, id) }
+		all := identity.Authorize(s.regions, p, identity.ActAuditReadAll, identity.Object{}) == nil
+		v.auditable = func(orgID int64) bool {
+			return all || identity.Authorize(s.regions, p, identity.ActAuditRead, identity.Object{OrgID: orgID}) == nil
+		}
 	}
 	return v
 }
