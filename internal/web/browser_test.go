@@ -68,6 +68,23 @@ func (p page) text(sel string) string {
 	return s
 }
 
+// waitText waits until the element's text is want: after a form posts,
+// the element of the page being left is still there until the next page
+// replaces it, so waiting for it to be visible is not enough.
+func (p page) waitText(sel, want string) {
+	p.t.Helper()
+	var got string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		s, err := chromedp.Run(p.ctx, chromedp.Text(chromedp.CSS(sel)))
+		if err == nil {
+			if got = s; got == want {
+				return
+			}
+		}
+	}
+	p.t.Fatalf("text of %s: %q, want %q", sel, got, want)
+}
+
 func (p page) login(base, login, password string) {
 	p.t.Helper()
 	p.do(

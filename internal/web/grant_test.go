@@ -351,7 +351,8 @@ func TestBrowserPlanAgreementSuspension(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("#agr-sign")),
 		chromedp.SetValue(chromedp.CSS("#signer"), "张主任"),
 		chromedp.Click(chromedp.CSS(`button[data-step="sign"]`)),
-		chromedp.WaitVisible(chromedp.CSS("#agreement-state")),
+		// The page before the post has the state too: wait for the step.
+		chromedp.WaitVisible(chromedp.CSS(`#timeline li[data-step="sign"]`)),
 	)
 	var agreementURL string
 	if _, err := chromedp.Run(p.ctx, chromedp.Location()); err == nil {
@@ -377,11 +378,8 @@ func TestBrowserPlanAgreementSuspension(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`input.ack[value="R15.4"]`)),
 		chromedp.Click(chromedp.CSS(`input.ack[value="R15.6"]`)),
 		chromedp.Click(chromedp.CSS(`button[data-step="sign"]`)),
-		chromedp.WaitVisible(chromedp.CSS("#agreement-state")),
 	)
-	if got := p.text("#agreement-state"); got != "已签订" {
-		t.Fatalf("after both signatures: %q", got)
-	}
+	p.waitText("#agreement-state", "已签订") // after both signatures
 	p.login(base, "agency", e.account("agency").Password)
 	p.do(chromedp.WaitVisible(chromedp.CSS("#who")))
 	p.do(
