@@ -110,7 +110,7 @@ func Open(ctx context.Context, dataDir string, dsn string) (*Engine, error) {
 			scratch.Close()
 			return nil, fmt.Errorf("open domain postgres: %w", err)
 		}
-		if _, err := pool.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+quoteIdent(e.schema)); err != nil {
+		if _, err := pool.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+QuoteIdent(e.schema)); err != nil {
 			pool.Close()
 			scratch.Close()
 			return nil, fmt.Errorf("open domain postgres: create schema: %w", err)
@@ -159,9 +159,9 @@ func (e *Engine) Close() error {
 // qualified is the quoted name of a domain table.
 func (e *Engine) qualified(table string) string {
 	if e.kind == Postgres {
-		return quoteIdent(e.schema) + "." + quoteIdent(table)
+		return QuoteIdent(e.schema) + "." + QuoteIdent(table)
 	}
-	return quoteIdent(table)
+	return QuoteIdent(table)
 }
 
 // Tables lists the domain's tables (staging ones included), sorted.
@@ -258,8 +258,8 @@ func checkIdent(s string) error {
 	return nil
 }
 
-// quoteIdent quotes an identifier for both DuckDB and PostgreSQL.
-func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+// QuoteIdent quotes an identifier for both DuckDB and PostgreSQL.
+func QuoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
 
 // quoteLiteral quotes a string literal for both DuckDB and PostgreSQL.
 func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }

@@ -126,14 +126,14 @@ func (e *Engine) Load(ctx context.Context, table string, src Source, progress fu
 
 // loadDuck creates the staging table from a DuckDB reader and renames it.
 func (e *Engine) loadDuck(ctx context.Context, stg, table, reader string) error {
-	if _, err := e.duck.ExecContext(ctx, "CREATE TABLE "+quoteIdent(stg)+" AS SELECT * FROM "+reader); err != nil {
+	if _, err := e.duck.ExecContext(ctx, "CREATE TABLE "+QuoteIdent(stg)+" AS SELECT * FROM "+reader); err != nil {
 		return err
 	}
 	tx, err := e.duck.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, "ALTER TABLE "+quoteIdent(stg)+" RENAME TO "+quoteIdent(table)); err != nil {
+	if _, err := tx.ExecContext(ctx, "ALTER TABLE "+QuoteIdent(stg)+" RENAME TO "+QuoteIdent(table)); err != nil {
 		tx.Rollback()
 		return err
 	}
@@ -161,9 +161,9 @@ func (e *Engine) loadPostgres(ctx context.Context, stg, table, path string, form
 	}
 	defs := make([]string, len(cols))
 	for i, c := range cols {
-		defs[i] = quoteIdent(c.Name) + " " + pgTypeOfDuck(c.Type)
+		defs[i] = QuoteIdent(c.Name) + " " + pgTypeOfDuck(c.Type)
 	}
-	qstg := quoteIdent(e.schema) + "." + quoteIdent(stg)
+	qstg := QuoteIdent(e.schema) + "." + QuoteIdent(stg)
 	if _, err := e.pg.Exec(ctx, "CREATE TABLE "+qstg+" ("+strings.Join(defs, ", ")+")"); err != nil {
 		return err
 	}
@@ -184,7 +184,7 @@ func (e *Engine) loadPostgres(ctx context.Context, stg, table, path string, form
 	if err != nil {
 		return err
 	}
-	if _, err := tx.Exec(ctx, "ALTER TABLE "+qstg+" RENAME TO "+quoteIdent(table)); err != nil {
+	if _, err := tx.Exec(ctx, "ALTER TABLE "+qstg+" RENAME TO "+QuoteIdent(table)); err != nil {
 		tx.Rollback(context.WithoutCancel(ctx))
 		return err
 	}
@@ -266,7 +266,7 @@ func (e *Engine) TableSchema(ctx context.Context, table string) (Schema, error) 
 			return Schema{}, err
 		}
 	} else {
-		rows, err := e.duck.QueryContext(ctx, "DESCRIBE "+quoteIdent(table))
+		rows, err := e.duck.QueryContext(ctx, "DESCRIBE "+QuoteIdent(table))
 		if err != nil {
 			return Schema{}, err
 		}
@@ -291,6 +291,6 @@ func (e *Engine) BaselineReadCSV(ctx context.Context, table, path string) error 
 	if err := checkIdent(table); err != nil {
 		return err
 	}
-	_, err := e.duck.ExecContext(ctx, "CREATE TABLE "+quoteIdent(table)+" AS SELECT * FROM read_csv("+quoteLiteral(path)+")")
+	_, err := e.duck.ExecContext(ctx, "CREATE TABLE "+QuoteIdent(table)+" AS SELECT * FROM read_csv("+quoteLiteral(path)+")")
 	return err
 }

@@ -87,7 +87,7 @@ func (m *Mock) Create(ctx context.Context, table string, cols []Column, rows [][
 	defs := make([]string, len(cols))
 	marks := make([]string, len(cols))
 	for i, c := range cols {
-		defs[i] = quoteIdent(c.Name) + " " + mockType(c.Type)
+		defs[i] = QuoteIdent(c.Name) + " " + mockType(c.Type)
 		marks[i] = "?"
 	}
 	tx, err := m.db.BeginTx(ctx, nil)
@@ -95,10 +95,10 @@ func (m *Mock) Create(ctx context.Context, table string, cols []Column, rows [][
 		return fmt.Errorf("create mock %s: %w", table, err)
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, "CREATE TABLE "+quoteIdent(table)+" ("+strings.Join(defs, ", ")+")"); err != nil {
+	if _, err := tx.ExecContext(ctx, "CREATE TABLE "+QuoteIdent(table)+" ("+strings.Join(defs, ", ")+")"); err != nil {
 		return fmt.Errorf("create mock %s: %w", table, err)
 	}
-	ins, err := tx.PrepareContext(ctx, "INSERT INTO "+quoteIdent(table)+" VALUES ("+strings.Join(marks, ", ")+")")
+	ins, err := tx.PrepareContext(ctx, "INSERT INTO "+QuoteIdent(table)+" VALUES ("+strings.Join(marks, ", ")+")")
 	if err != nil {
 		return fmt.Errorf("create mock %s: %w", table, err)
 	}

@@ -46,7 +46,7 @@ func (e *Engine) Infer(ctx context.Context, src Source, sampleRows int) (Schema,
 	}
 	sel := make([]string, len(cols))
 	for i, c := range cols {
-		sel[i] = "CAST(" + quoteIdent(c.Name) + " AS VARCHAR)"
+		sel[i] = "CAST(" + QuoteIdent(c.Name) + " AS VARCHAR)"
 	}
 	rows, err := e.scratch.QueryContext(ctx, fmt.Sprintf("SELECT %s FROM %s LIMIT %d", strings.Join(sel, ", "), reader, sampleRows))
 	if err != nil {
@@ -131,7 +131,7 @@ func (e *Engine) Profile(ctx context.Context, table string, skipValues map[strin
 	}
 	exprs := []string{"count(*)"}
 	for _, c := range schema.Columns {
-		q := quoteIdent(c.Name)
+		q := QuoteIdent(c.Name)
 		d := distinct + "(" + q + ")"
 		if e.kind == Postgres {
 			d = fmt.Sprintf(distinct, q)
@@ -178,7 +178,7 @@ func (e *Engine) Profile(ctx context.Context, table string, skipValues map[strin
 }
 
 func (e *Engine) top(ctx context.Context, table, column, text string) ([]ValueCount, error) {
-	q := quoteIdent(column)
+	q := QuoteIdent(column)
 	query := fmt.Sprintf("SELECT CAST(%s AS %s), count(*) FROM %s WHERE %s IS NOT NULL GROUP BY 1 HAVING count(*) > 1 ORDER BY 2 DESC, 1 LIMIT %d",
 		q, text, e.qualified(table), q, TopValues)
 	var out []ValueCount
@@ -207,7 +207,7 @@ func (e *Engine) Sample(ctx context.Context, table string, n int) (map[string][]
 	}
 	sel := make([]string, len(schema.Columns))
 	for i, c := range schema.Columns {
-		sel[i] = "CAST(" + quoteIdent(c.Name) + " AS " + text + ")"
+		sel[i] = "CAST(" + QuoteIdent(c.Name) + " AS " + text + ")"
 	}
 	// The first rows, not a reservoir sample: a reservoir costs a full scan
 	// of a table that may be gigabytes, and detectors need shapes, not

@@ -354,8 +354,8 @@ func (r *Runner) readerRole() string { return "gongshu_reader_" + r.e.schema }
 // setupReader creates (or refreshes) the reader role; it returns "" when
 // the connecting user may not create roles or grant on the schema.
 func (r *Runner) setupReader(ctx context.Context) string {
-	role := quoteIdent(r.readerRole())
-	schema := quoteIdent(r.e.schema)
+	role := QuoteIdent(r.readerRole())
+	schema := QuoteIdent(r.e.schema)
 	tx, err := r.e.pg.Begin(ctx)
 	if err != nil {
 		return ""
@@ -396,10 +396,10 @@ func (r *Runner) runPostgres(ctx context.Context, q string, lim Limits) (Result,
 	setup := []string{
 		fmt.Sprintf("SET LOCAL statement_timeout = %d", max(lim.Timeout.Milliseconds(), 1)),
 		"SET LOCAL default_transaction_read_only = on",
-		"SET LOCAL search_path = " + quoteIdent(r.e.schema),
+		"SET LOCAL search_path = " + QuoteIdent(r.e.schema),
 	}
 	if r.pgRole != "" {
-		setup = append(setup, "SET LOCAL ROLE "+quoteIdent(r.pgRole))
+		setup = append(setup, "SET LOCAL ROLE "+QuoteIdent(r.pgRole))
 	}
 	for _, s := range setup {
 		if _, err := tx.Exec(ctx, s); err != nil {

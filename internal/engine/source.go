@@ -248,7 +248,7 @@ func pgSourceColumns(ctx context.Context, conn *pgx.Conn, table string) ([]Colum
 func quoteQualified(name string) string {
 	parts := strings.Split(name, ".")
 	for i, p := range parts {
-		parts[i] = quoteIdent(p)
+		parts[i] = QuoteIdent(p)
 	}
 	return strings.Join(parts, ".")
 }

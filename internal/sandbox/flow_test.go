@@ -14,6 +14,16 @@ import (
 	"github.com/gongshu/gongshu/internal/store/storetest"
 )
 
+// lastEntry is the newest audit entry.
+func (f *fixture) lastEntry() audit.Entry {
+	f.t.Helper()
+	es, err := f.log.List(f.ctx, audit.Filter{Limit: 1})
+	if err != nil || len(es) == 0 {
+		f.t.Fatalf("last audit entry: %v", err)
+	}
+	return es[0]
+}
+
 func (f *fixture) submissions() int {
 	f.t.Helper()
 	es, err := f.log.List(f.ctx, audit.Filter{Limit: 10000})
@@ -47,9 +57,8 @@ func TestAdversarialCorpusRefused(t *testing.T) {
 		if got := f.submissions() - before; got != len(qs) {
 			t.Fatalf("%d audit entries for %d submissions", got, len(qs))
 		}
-		es, _ := f.log.List(f.ctx, audit.Filter{Limit: 1})
-		if es[0].Outcome != audit.Refused || es[0].Details["sql"] == nil || es[0].Details["decision"] == nil {
-			t.Fatalf("audit entry %+v", es[0])
+		if e := f.lastEntry(); e.Outcome != audit.Refused || e.Details["sql"] == nil || e.Details["decision"] == nil {
+			t.Fatalf("audit entry %+v", e)
 		}
 	})
 }

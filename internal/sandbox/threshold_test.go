@@ -4,7 +4,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gongshu/gongshu/internal/audit"
 	"github.com/gongshu/gongshu/internal/sandbox"
 )
 
@@ -12,11 +11,7 @@ import (
 // its audit entry.
 func (f *fixture) lastThreshold() string {
 	f.t.Helper()
-	es, err := f.log.List(f.ctx, audit.Filter{Limit: 1})
-	if err != nil || len(es) == 0 {
-		f.t.Fatalf("last audit entry: %v", err)
-	}
-	s, _ := es[0].Details["threshold"].(string)
+	s, _ := f.lastEntry().Details["threshold"].(string)
 	return s
 }
 

@@ -3,7 +3,6 @@ package sandbox
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/gongshu/gongshu/internal/engine"
 	"github.com/gongshu/gongshu/internal/policy"
@@ -76,7 +75,7 @@ func (s *Service) measureUnitRows(ctx context.Context, rs []Resource, codes []st
 func MeasureUnitRows(ctx context.Context, r *engine.Runner, relation, unit string, lim engine.Limits) (policy.UnitRows, error) {
 	q := `SELECT CAST(coalesce(max(CASE WHEN "u" IS NOT NULL THEN "n" END), 0) AS BIGINT), ` +
 		`CAST(coalesce(sum(CASE WHEN "u" IS NULL THEN "n" ELSE 0 END), 0) AS BIGINT) FROM (SELECT ` +
-		quoteIdent(unit) + ` AS "u", count(*) AS "n" FROM ` + quoteIdent(relation) + ` GROUP BY 1) AS "__gs_units"`
+		engine.QuoteIdent(unit) + ` AS "u", count(*) AS "n" FROM ` + engine.QuoteIdent(relation) + ` GROUP BY 1) AS "__gs_units"`
 	res, err := r.Run(ctx, q, []string{relation}, lim)
 	if err != nil {
 		return policy.UnitRows{}, fmt.Errorf("measure units of %s: %w", relation, err)
@@ -91,5 +90,3 @@ func MeasureUnitRows(ctx context.Context, r *engine.Runner, relation, unit strin
 	}
 	return policy.UnitRows{Max: mx, Null: null}, nil
 }
-
-func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
