@@ -80,6 +80,7 @@ type Log struct {
 	// administrator acknowledges it (nil while the log is sound).
 	sealed atomic.Pointer[Alarm]
 	group  groupCommit
+	stmts  stmtCache
 }
 
 // New returns the log over db; now is the clock entries are stamped with.
@@ -122,6 +123,7 @@ const (
 	insertEntries = `INSERT INTO audit_entries (at, actor_user_id, actor_login, actor_org_id, action, object_type,
 		object_id, outcome, reason, details, request_id, remote_addr) VALUES `
 	entryPlaceholders = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+	entryColumnCount  = 12
 )
 
 // row validates e, fills in what the request context knows, and returns

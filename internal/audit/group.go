@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"runtime"
-	"strings"
 	"sync"
 
 	"github.com/gongshu/gongshu/internal/store"
@@ -20,15 +19,11 @@ type groupCommit struct {
 	mu      sync.Mutex
 	queue   []*pendingEntry
 	leading bool
-	// stmts caches the multi-row INSERT for each batch size up to
-	// stmtRows: parsing it costs about as much as running it, and it runs
-	// while every other writer waits for the store's write lock.
-	stmtMu sync.Mutex
-	stmts  map[int]*store.Stmt
 }
 
-// stmtRows is the largest batch inserted by one prepared statement; larger
-// batches are inserted in chunks of it.
+// stmtRows is the largest batch inserted by one prepared statement (the
+// log keeps one for each size up to it); larger batches are inserted in
+// chunks of it.
 const stmtRows = 32
 
 type pendingEntry struct {
@@ -73,7 +68,7 @@ func (l *Log) Record(ctx context.Context, e Entry) error {
 		// The batch commits even if the leader's own caller gave up:
 		// other writers are waiting on it.
 		wctx := context.WithoutCancel(ctx)
-		err := l.db.InTx(wctx, func(tx *store.Tx) error { return l.insertBatch(wctx, tx, batch) })
+		err := l.commitBatch(wctx, batch)
 		for _, q := range batch {
 			q.done <- err
 		}
@@ -89,53 +84,51 @@ func (l *Log) Record(ctx context.Context, e Entry) error {
 	}
 }
 
-// insertBatch writes a batch in queue order, with prepared multi-row
-// INSERTs of up to stmtRows rows.
-func (l *Log) insertBatch(ctx context.Context, tx *store.Tx, batch []*pendingEntry) error {
-	if err := orderLock(ctx, tx); err != nil {
-		return err
-	}
-	for len(batch) > 0 {
-		part := batch[:min(len(batch), stmtRows)]
-		batch = batch[len(part):]
-		st, err := l.batchStmt(ctx, len(part))
+// commitBatch writes a batch in queue order, in one transaction. On
+// SQLite a batch of up to stmtRows entries is one prepared INSERT run on
+// its own (autocommit): with BEGIN and COMMIT it would take three
+// statements under the write lock, and the lock is what the next batch
+// waits for. (PostgreSQL needs the order lock first, so a transaction.)
+func (l *Log) commitBatch(ctx context.Context, batch []*pendingEntry) error {
+	if l.db.Dialect() == store.SQLite && len(batch) <= stmtRows {
+		st, args, err := l.batchStmt(ctx, batch)
 		if err != nil {
-			return fmt.Errorf("audit: prepare append of %d entries: %w", len(part), err)
+			return err
 		}
-		args := make([]any, 0, len(part)*12)
-		for _, p := range part {
-			args = append(args, p.args...)
+		if _, err := l.db.ExecAlone(ctx, st, args...); err != nil {
+			return fmt.Errorf("audit: append %d entries: %w", len(batch), err)
 		}
-		if _, err := tx.ExecStmt(ctx, st, args...); err != nil {
-			return fmt.Errorf("audit: append %d entries: %w", len(part), err)
-		}
+		return nil
 	}
-	return nil
+	return l.db.InTx(ctx, func(tx *store.Tx) error {
+		if err := orderLock(ctx, tx); err != nil {
+			return err
+		}
+		for len(batch) > 0 {
+			part := batch[:min(len(batch), stmtRows)]
+			batch = batch[len(part):]
+			st, args, err := l.batchStmt(ctx, part)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.ExecStmt(ctx, st, args...); err != nil {
+				return fmt.Errorf("audit: append %d entries: %w", len(part), err)
+			}
+		}
+		return nil
+	})
 }
 
-// batchStmt returns the prepared INSERT of n rows.
-func (l *Log) batchStmt(ctx context.Context, n int) (*store.Stmt, error) {
-	g := &l.group
-	g.stmtMu.Lock()
-	defer g.stmtMu.Unlock()
-	if st, ok := g.stmts[n]; ok {
-		return st, nil
-	}
-	var q strings.Builder
-	q.WriteString(insertEntries)
-	for i := 0; i < n; i++ {
-		if i > 0 {
-			q.WriteString(", ")
-		}
-		q.WriteString(entryPlaceholders)
-	}
-	st, err := l.db.Prepare(ctx, q.String())
+// batchStmt returns the prepared INSERT of len(part) rows (at most
+// stmtRows) and its arguments.
+func (l *Log) batchStmt(ctx context.Context, part []*pendingEntry) (*store.Stmt, []any, error) {
+	st, err := l.stmts.get(ctx, l.db, multiRow(insertEntries, entryColumnCount, len(part)))
 	if err != nil {
-		return nil, err
+		return nil, nil, fmt.Errorf("audit: prepare append of %d entries: %w", len(part), err)
 	}
-	if g.stmts == nil {
-		g.stmts = map[int]*store.Stmt{}
+	args := make([]any, 0, len(part)*entryColumnCount)
+	for _, p := range part {
+		args = append(args, p.args...)
 	}
-	g.stmts[n] = st
-	return st, nil
+	return st, args, nil
 }

@@ -70,12 +70,12 @@ func decodeIDs(b []byte) ([]int64, error) {
 	return ids, nil
 }
 
-func insertPostings(ctx context.Context, tx *store.Tx, ps []posting) error {
+func (l *Log) insertPostings(ctx context.Context, tx *store.Tx, ps []posting) error {
 	rows := make([][]any, len(ps))
 	for i, p := range ps {
 		rows[i] = []any{p.key, p.last, p.ids}
 	}
-	return insertRows(ctx, tx, "INSERT INTO audit_postings (key, last_id, ids) VALUES ", rows)
+	return l.insertRows(ctx, tx, "INSERT INTO audit_postings (key, last_id, ids) VALUES ", rows)
 }
 
 // postingIDs walks the IDs filed under key below before, newest first,
@@ -193,7 +193,7 @@ func (t *Tree) rebuildPostings(ctx context.Context) error {
 			if err := rows.Err(); err != nil {
 				return fmt.Errorf("audit: rebuild the lookup index: %w", err)
 			}
-			if err := insertPostings(ctx, tx, buildPostings(keyed)); err != nil {
+			if err := t.log.insertPostings(ctx, tx, buildPostings(keyed)); err != nil {
 				return fmt.Errorf("audit: rebuild the lookup index: %w", err)
 			}
 			if n < batchSize {

@@ -360,7 +360,7 @@ func (t *Tree) integrateBatch(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	err = t.db.InTx(ctx, func(tx *store.Tx) error {
+	err = t.db.InTxLazy(ctx, func(tx *store.Tx) error {
 		if tx.Dialect() == store.Postgres {
 			if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(7261002)"); err != nil {
 				return err
@@ -377,17 +377,17 @@ func (t *Tree) integrateBatch(ctx context.Context) (int, error) {
 		for i, l := range leaves {
 			leafRows[i] = []any{int64(begin) + int64(i), l.entry, l.hash}
 		}
-		if err := insertRows(ctx, tx, "INSERT INTO audit_leaves (leaf_index, entry_id, hash) VALUES ", leafRows); err != nil {
+		if err := t.log.insertRows(ctx, tx, "INSERT INTO audit_leaves (leaf_index, entry_id, hash) VALUES ", leafRows); err != nil {
 			return err
 		}
 		nodeRows := make([][]any, len(nodes))
 		for i, n := range nodes {
 			nodeRows[i] = []any{int(n.id.Level), int64(n.id.Index), n.hash}
 		}
-		if err := insertRows(ctx, tx, "INSERT INTO audit_nodes (level, idx, hash) VALUES ", nodeRows); err != nil {
+		if err := t.log.insertRows(ctx, tx, "INSERT INTO audit_nodes (level, idx, hash) VALUES ", nodeRows); err != nil {
 			return err
 		}
-		if err := insertPostings(ctx, tx, buildPostings(keyed)); err != nil {
+		if err := t.log.insertPostings(ctx, tx, buildPostings(keyed)); err != nil {
 			return err
 		}
 		_, err := tx.Exec(ctx, "INSERT INTO audit_checkpoints (size, root, note, created_at) VALUES (?, ?, ?, ?)",
@@ -586,31 +586,4 @@ func (t *Tree) LeafIndex(ctx context.Context, entryID int64) (uint64, error) {
 		return 0, apperr.New(apperr.NotFound, "audit.not_integrated", "id", strconv.FormatInt(entryID, 10))
 	}
 	return uint64(idx), err
-}
-
-// insertRows inserts rows (all of the same width) with multi-row INSERT
-// statements of up to 500 rows: one statement to parse instead of one per row.
-func insertRows(ctx context.Context, tx *store.Tx, prefix string, rows [][]any) error {
-	const chunk = 500
-	if len(rows) == 0 {
-		return nil
-	}
-	tuple := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(rows[0])), ", ") + ")"
-	for start := 0; start < len(rows); start += chunk {
-		part := rows[start:min(start+chunk, len(rows))]
-		var q strings.Builder
-		q.WriteString(prefix)
-		args := make([]any, 0, len(rows[0])*len(part))
-		for i, r := range part {
-			if i > 0 {
-				q.WriteString(", ")
-			}
-			q.WriteString(tuple)
-			args = append(args, r...)
-		}
-		if _, err := tx.Exec(ctx, q.String(), args...); err != nil {
-			return err
-		}
-	}
-	return nil
 }

@@ -9,6 +9,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"os"
@@ -212,21 +213,77 @@ func (db *DB) InTx(ctx context.Context, fn func(tx *Tx) error) (err error) {
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	tx := &Tx{tx: stx, dialect: db.dialect}
+	return runTx(&Tx{tx: stx, dialect: db.dialect}, fn)
+}
+
+// runTx runs fn in the begun tx and commits, or rolls back when fn fails
+// or panics.
+func runTx(tx *Tx, fn func(tx *Tx) error) error {
 	defer func() {
 		if p := recover(); p != nil {
-			_ = stx.Rollback()
+			_ = tx.tx.Rollback()
 			panic(p)
 		}
 	}()
 	if err := fn(tx); err != nil {
-		_ = stx.Rollback()
+		_ = tx.tx.Rollback()
 		return err
 	}
-	if err := stx.Commit(); err != nil {
+	if err := tx.tx.Commit(); err != nil {
 		return fmt.Errorf("commit: %w", err)
 	}
 	return nil
+}
+
+// ExecAlone runs a prepared statement as a transaction of its own: on
+// SQLite an autocommit statement, queued with the other writers. A write
+// that is one statement is thereby spared InTx's BEGIN and COMMIT, which
+// on SQLite are two more statements run under the write lock.
+func (db *DB) ExecAlone(ctx context.Context, st *Stmt, args ...any) (sql.Result, error) {
+	if db.dialect == SQLite {
+		db.writers.Lock()
+		defer db.writers.Unlock()
+	}
+	return st.s.ExecContext(ctx, args...)
+}
+
+// InTxLazy is InTx for derived data the caller rebuilds after a crash. On
+// SQLite its commit does not wait for the disk (synchronous=NORMAL for that
+// one transaction), so it holds the write lock for less time: the next
+// durable commit flushes its pages with its own, and a crash before that
+// loses this commit and nothing else, since a WAL is only ever cut short at
+// its end. On PostgreSQL it is InTx.
+func (db *DB) InTxLazy(ctx context.Context, fn func(tx *Tx) error) (err error) {
+	if db.dialect != SQLite {
+		return db.InTx(ctx, fn)
+	}
+	// Lock before taking a connection, as InTx does, so the two cannot
+	// deadlock over the pool.
+	db.writers.Lock()
+	defer db.writers.Unlock()
+	conn, err := db.sql.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer conn.Close()
+	// SQLite refuses to change the setting inside a transaction, so it is
+	// set on the connection around one.
+	if _, err := conn.ExecContext(ctx, "PRAGMA synchronous=NORMAL"); err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() {
+		if _, rerr := conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA synchronous=FULL"); rerr != nil {
+			// A connection left lazy must never serve a durable commit:
+			// the pool drops a connection that reports itself bad.
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
+			err = errors.Join(err, fmt.Errorf("restore synchronous=FULL: %w", rerr))
+		}
+	}()
+	stx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	return runTx(&Tx{tx: stx, dialect: db.dialect}, fn)
 }
 
 // ReadTx runs fn in a read-only transaction whose statements all see one

@@ -102,6 +102,84 @@ func TestInTxRollsBackOnError(t *testing.T) {
 	})
 }
 
+// InTxLazy skips the disk sync of its own commit only: the connection it
+// used goes back to the pool durable (synchronous=FULL), and a failing fn
+// rolls back as in InTx.
+func TestInTxLazy(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		insert := func(tx *store.Tx, name string) error {
+			_, err := tx.InsertID(ctx, `INSERT INTO organizations (type, name, region_code, created_at) VALUES (?, ?, ?, ?)`,
+				"authority", name, "360000", time.Now().UTC())
+			return err
+		}
+		boom := errors.New("boom")
+		if err := db.InTxLazy(ctx, func(tx *store.Tx) error {
+			if err := insert(tx, "rolled back"); err != nil {
+				return err
+			}
+			return boom
+		}); !errors.Is(err, boom) {
+			t.Fatalf("err = %v", err)
+		}
+		if err := db.InTxLazy(ctx, func(tx *store.Tx) error {
+			if db.Dialect() == store.SQLite {
+				var level int
+				if err := tx.QueryRow(ctx, "PRAGMA synchronous").Scan(&level); err != nil || level != 1 {
+					t.Errorf("synchronous inside = %d, %v; want 1 (NORMAL)", level, err)
+				}
+			}
+			return insert(tx, "kept")
+		}); err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		rows, err := db.Query(ctx, "SELECT name FROM organizations")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var n string
+			if err := rows.Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			names = append(names, n)
+		}
+		rows.Close()
+		if strings.Join(names, ",") != "kept" {
+			t.Fatalf("rows = %v, want [kept]", names)
+		}
+		if db.Dialect() == store.SQLite {
+			// The pool hands out the connection returned last first: the
+			// lazy one.
+			var level int
+			if err := db.QueryRow(ctx, "PRAGMA synchronous").Scan(&level); err != nil || level != 2 {
+				t.Fatalf("synchronous after = %d, %v; want 2 (FULL)", level, err)
+			}
+		}
+	})
+}
+
+// ExecAlone commits a prepared statement on its own.
+func TestExecAlone(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		st, err := db.Prepare(ctx, `INSERT INTO organizations (type, name, region_code, created_at) VALUES (?, ?, ?, ?), (?, ?, ?, ?)`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		now := time.Now().UTC()
+		if _, err := db.ExecAlone(ctx, st, "authority", "a", "360000", now, "agency", "b", "360000", now); err != nil {
+			t.Fatal(err)
+		}
+		var n int
+		if err := db.QueryRow(ctx, "SELECT COUNT(*) FROM organizations").Scan(&n); err != nil || n != 2 {
+			t.Fatalf("rows = %d, %v", n, err)
+		}
+	})
+}
+
 func TestTimesRoundTripInUTC(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		ctx := context.Background()
