@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -79,6 +80,62 @@ func TestAuditEntriesAppendOnlyInDatabase(t *testing.T) {
 			t.Fatalf("entries after refused changes: %d, %v", n, err)
 		}
 	})
+}
+
+// Migration 0019 rebuilds SQLite's audit_leaves keyed by the rowid: a log
+// written before it keeps every leaf, and the table stays append-only.
+func TestAuditLeavesRowidMigrationKeepsLeaves(t *testing.T) {
+	ctx := context.Background()
+	db := storetest.SQLite(t)
+	// Put the table back as 0004 and 0005 made it, with leaves in it, and
+	// the migration as not yet applied.
+	for _, stmt := range []string{
+		"DROP TABLE audit_leaves",
+		"CREATE TABLE audit_leaves (leaf_index BIGINT PRIMARY KEY, entry_id BIGINT NOT NULL, hash BLOB NOT NULL)",
+		"CREATE UNIQUE INDEX audit_leaves_entry ON audit_leaves (entry_id)",
+		"INSERT INTO audit_leaves VALUES (0, 7, x'aa'), (1, 9, x'bb'), (2, 10, x'cc')",
+		"DELETE FROM schema_migrations WHERE version = 19",
+	} {
+		if _, err := db.Exec(ctx, stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	applied, err := db.Migrate(ctx)
+	if err != nil || len(applied) != 1 || applied[0] != 19 {
+		t.Fatalf("applied %v, %v; want [19]", applied, err)
+	}
+	var got []string
+	rows, err := db.Query(ctx, "SELECT leaf_index, entry_id, hex(hash) FROM audit_leaves ORDER BY leaf_index")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var idx, entry int64
+		var hash string
+		if err := rows.Scan(&idx, &entry, &hash); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fmt.Sprintf("%d:%d:%s", idx, entry, hash))
+	}
+	rows.Close()
+	if strings.Join(got, " ") != "0:7:AA 1:9:BB 2:10:CC" {
+		t.Fatalf("leaves after migration: %v", got)
+	}
+	var pkType string
+	if err := db.QueryRow(ctx, "SELECT type FROM pragma_table_info('audit_leaves') WHERE pk = 1").Scan(&pkType); err != nil || pkType != "INTEGER" {
+		t.Fatalf("leaf_index type %q, %v; want INTEGER (the rowid)", pkType, err)
+	}
+	for _, stmt := range []string{
+		"UPDATE audit_leaves SET hash = x'00'",
+		"DELETE FROM audit_leaves",
+	} {
+		if _, err := db.Exec(ctx, stmt); err == nil || !strings.Contains(err.Error(), "append-only") {
+			t.Errorf("%s: err = %v, want append-only refusal", stmt, err)
+		}
+	}
+	if _, err := db.Exec(ctx, "INSERT INTO audit_leaves VALUES (3, 9, x'dd')"); err == nil {
+		t.Error("a second leaf for entry 9 was accepted: the unique index on entry_id is gone")
+	}
 }
 
 func TestInTxRollsBackOnError(t *testing.T) {
