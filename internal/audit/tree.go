@@ -363,9 +363,9 @@ func (t *Tree) integrateBatch(ctx context.Context) (int, error) {
 	// Leaves, nodes, postings and the checkpoint are all derived from the
 	// entries, which are durable before the integrator can read them: a
 	// crash that loses this commit loses nothing the next Integrate does
-	// not redo, and a checkpoint already served names a size whose root the
-	// redone tree reproduces. So the commit need not wait for the disk while it
-	// holds the write lock the writers of new entries queue on.
+	// not redo, and a checkpoint already served names a size whose root
+	// the redone tree reproduces. So the commit need not wait for the disk
+	// while it holds the write lock the writers of new entries queue on.
 	err = t.db.InTxLazy(ctx, func(tx *store.Tx) error {
 		if tx.Dialect() == store.Postgres {
 			if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(7261002)"); err != nil {
