@@ -79,7 +79,7 @@ func (r BenchReport) Print(w io.Writer) {
 		// the audited rate is best read against it.
 		a := r.Appends[n-1]
 		fmt.Fprintf(w, "  %d writers: %.1f audited appends in the time of one bare insert (%s here, about one disk sync)\n",
-			a.Writers, a.AuditPerSec/a.BarePerSec, (time.Duration(float64(time.Second)/a.BarePerSec)).Round(time.Microsecond))
+			a.Writers, a.AuditPerSec/a.BarePerSec, (time.Duration(float64(time.Second) / a.BarePerSec)).Round(time.Microsecond))
 	}
 	fmt.Fprintf(w, "  entry committed → in a signed checkpoint (integrator running): %s\n", r.LastEntryDelay.Round(time.Microsecond))
 	fmt.Fprintf(w, "  integrate %d entries into the tree: %s (%.0f entries/s)\n", r.Integrated, r.IntegrateTime.Round(time.Millisecond),
