@@ -179,19 +179,19 @@ func (failRevoker) RevokeAgreement(context.Context, *store.Tx, int64, int64) err
 // Signals under concurrent binding, cancelling and publishing (run with -race).
 func TestSignalsConcurrent(t *testing.T) {
 	s := grant.NewSignals()
-	const agreements, workers = 8, 32
+	// Each worker runs a fixed number of rounds while one goroutine keeps
+	// publishing. Workers used to run until the publisher had finished, and
+	// a publish costs one call per waiting context, so a slow publish let
+	// more contexts (each with a goroutine waiting on it) pile up for the
+	// next: with nothing to bound it, this is the likely way grant.test
+	// grew to 24 GB and was killed in one CI run on a loaded machine.
+	const agreements, workers, rounds = 8, 32, 400
 	var wg sync.WaitGroup
-	done := make(chan struct{})
 	for w := 0; w < workers; w++ {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
-			for i := 0; ; i++ {
-				select {
-				case <-done:
-					return
-				default:
-				}
+			for i := 0; i < rounds; i++ {
 				ctx, cancel := s.Context(context.Background(), int64(i%agreements))
 				if i%3 == 0 {
 					cancel()
@@ -207,11 +207,24 @@ func TestSignalsConcurrent(t *testing.T) {
 			}
 		}(w)
 	}
-	for i := 0; i < 200; i++ {
-		s.Publish(grant.Stop{AgreementID: int64(i % agreements), State: grant.AgreementSuspended, Reason: "test"})
-	}
-	close(done)
+	stop, published := make(chan struct{}), make(chan int)
+	go func() {
+		n := 0
+		defer func() { published <- n }()
+		for ; ; n++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			s.Publish(grant.Stop{AgreementID: int64(n % agreements), State: grant.AgreementSuspended, Reason: "test"})
+		}
+	}()
 	wg.Wait()
+	close(stop)
+	if n := <-published; n == 0 {
+		t.Log("the publisher did not get to run before the workers finished")
+	}
 	// Every context is either cancelled by a stop or released by its cancel.
 	for id := int64(0); id < agreements; id++ {
 		s.Publish(grant.Stop{AgreementID: id, State: grant.AgreementTerminated})
