@@ -82,7 +82,7 @@ func TestAuditEntriesAppendOnlyInDatabase(t *testing.T) {
 	})
 }
 
-// Migration 0019 rebuilds SQLite's audit_leaves keyed by the rowid: a log
+// Migration 0013 rebuilds SQLite's audit_leaves keyed by the rowid: a log
 // written before it keeps every leaf, and the table stays append-only.
 func TestAuditLeavesRowidMigrationKeepsLeaves(t *testing.T) {
 	ctx := context.Background()
@@ -94,15 +94,15 @@ func TestAuditLeavesRowidMigrationKeepsLeaves(t *testing.T) {
 		"CREATE TABLE audit_leaves (leaf_index BIGINT PRIMARY KEY, entry_id BIGINT NOT NULL, hash BLOB NOT NULL)",
 		"CREATE UNIQUE INDEX audit_leaves_entry ON audit_leaves (entry_id)",
 		"INSERT INTO audit_leaves VALUES (0, 7, x'aa'), (1, 9, x'bb'), (2, 10, x'cc')",
-		"DELETE FROM schema_migrations WHERE version = 19",
+		"DELETE FROM schema_migrations WHERE version = 13",
 	} {
 		if _, err := db.Exec(ctx, stmt); err != nil {
 			t.Fatalf("%s: %v", stmt, err)
 		}
 	}
 	applied, err := db.Migrate(ctx)
-	if err != nil || len(applied) != 1 || applied[0] != 19 {
-		t.Fatalf("applied %v, %v; want [19]", applied, err)
+	if err != nil || len(applied) != 1 || applied[0] != 13 {
+		t.Fatalf("applied %v, %v; want [13]", applied, err)
 	}
 	var got []string
 	rows, err := db.Query(ctx, "SELECT leaf_index, entry_id, hex(hash) FROM audit_leaves ORDER BY leaf_index")

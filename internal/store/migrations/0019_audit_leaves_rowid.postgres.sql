@@ -1,2 +1,0 @@
--- Nothing to do on PostgreSQL: its primary key on audit_leaves is the
--- table's only key index already (see the SQLite twin of this step).
