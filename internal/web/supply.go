@@ -504,6 +504,26 @@ func (s *Server) supplyPageData(r *http.Request, p *identity.Principal, id int64
 	}
 	d := &supplyPageData{Item: it, CanHandle: s.supply.MayHandle(ctx, *p, id), HasQuality: s.quality != nil,
 		Tag: []pii.Tag{pii.DirectIdentifier, pii.QuasiIdentifier, pii.Sensitive, pii.None}}
+	// The jobs are read before the versions: a job is marked done only
+	// after its version committed, so a job shown done always has its
+	// version on the page too (read the other way round, a load that
+	// finished in between showed "done, v1" above "no data loaded yet").
+	for _, j := range s.loads.running(id) {
+		if j.userID != p.UserID && !d.CanHandle {
+			continue
+		}
+		j.mu.Lock()
+		v := jobView{ID: j.id, Name: j.name, Size: j.size, Bytes: j.bytes.Load(), Rows: j.rows.Load(), Done: j.done,
+			Version: j.version.Version, Started: j.started}
+		if j.err != nil {
+			_, v.Error, _ = s.message(r, j.err)
+		}
+		j.mu.Unlock()
+		if v.Size > 0 {
+			v.Percent = int(min(100, v.Bytes*100/v.Size))
+		}
+		d.Jobs = append(d.Jobs, v)
+	}
 	if d.Versions, err = s.supply.Versions(ctx, id); err != nil {
 		return nil, err
 	}
@@ -531,22 +551,6 @@ func (s *Server) supplyPageData(r *http.Request, p *identity.Principal, id int64
 	}
 	if d.Unit, err = s.supply.PrivacyUnit(ctx, id); err != nil {
 		return nil, err
-	}
-	for _, j := range s.loads.running(id) {
-		if j.userID != p.UserID && !d.CanHandle {
-			continue
-		}
-		j.mu.Lock()
-		v := jobView{ID: j.id, Name: j.name, Size: j.size, Bytes: j.bytes.Load(), Rows: j.rows.Load(), Done: j.done,
-			Version: j.version.Version, Started: j.started}
-		if j.err != nil {
-			_, v.Error, _ = s.message(r, j.err)
-		}
-		j.mu.Unlock()
-		if v.Size > 0 {
-			v.Percent = int(min(100, v.Bytes*100/v.Size))
-		}
-		d.Jobs = append(d.Jobs, v)
 	}
 	return d, nil
 }
