@@ -59,7 +59,15 @@ type capab struct {
 	names    bool // derives raw from a column of person names
 	agg      bool // contains an aggregate
 	constant bool // literals only
-	unitRef  *unitRef
+	// derived: computed by a function, operator, CASE or cast from its
+	// inputs rather than passed through unchanged. A protected value may
+	// reach an aggregate only underived, and a join key must be underived.
+	derived bool
+	// prot: derives from a column of role aggregate (a protected value).
+	prot bool
+	// released: a value of an aggregate subquery, already thresholded;
+	// anything computed from released values only is post-processing.
+	released bool
 }
 
 func constCap() capab { return capab{perm: pAll, aggs: aggAll, constant: true} }
@@ -67,7 +75,8 @@ func constCap() capab { return capab{perm: pAll, aggs: aggAll, constant: true} }
 func (c capab) and(d capab) capab {
 	out := capab{perm: c.perm & d.perm, aggs: c.aggs & d.aggs, unit: c.unit || d.unit,
 		ident: c.ident || d.ident, names: c.names || d.names, agg: c.agg || d.agg,
-		constant: c.constant && d.constant}
+		constant: c.constant && d.constant, derived: true, prot: c.prot || d.prot,
+		released: (c.released || c.constant) && (d.released || d.constant) && (c.released || d.released)}
 	out.origins = append(append(out.origins, c.origins...), d.origins...)
 	return out
 }
@@ -96,6 +105,9 @@ type relation struct {
 	cols  []relCol
 	units []unitRef
 	uses  []*tableUse
+	// conds are the boolean flag columns a row-level subquery exports for
+	// the conditions it no longer applies itself (see selInfo).
+	conds []string
 }
 
 // scopeItem is a name visible in a FROM clause.
@@ -115,22 +127,47 @@ type cteDef struct {
 	stmt *pg.SelectStmt
 }
 
+// cte finds a WITH query by name. Names compare without case, as DuckDB
+// compares them even when quoted: the policy must bind every name to what
+// the engine will bind it to.
 func (s *scope) cte(name string) *cteDef {
 	for sc := s; sc != nil; sc = sc.outer {
-		if d, ok := sc.ctes[name]; ok {
-			return d
+		for n, d := range sc.ctes {
+			if strings.EqualFold(n, name) {
+				return d
+			}
 		}
 	}
 	return nil
 }
 
 // exportTarget is a column the rewrite adds to a subquery so that a unit
-// becomes visible to the query above it.
+// or a condition becomes visible to the query above it: alias.col, or,
+// when expr is set, (expr) IS TRUE.
 type exportTarget struct {
 	stmt  *pg.SelectStmt
 	alias string
 	col   string
+	expr  *pg.Node
 	as    string
+}
+
+// selInfo is what the rewrite needs of one SELECT: its condition terms
+// (the conjuncts of WHERE and the non-key terms of its inner joins'
+// ON). The aggregation rewrite lifts them all to the aggregate, so that
+// it can count, per group, the units each single term removes
+// (Denning's set-and-complement control): a subquery stops applying its
+// terms and exports each as a flag column instead.
+type selInfo struct {
+	stmt    *pg.SelectStmt
+	terms   []*pg.Node
+	onTerms []onTerm
+}
+
+// onTerm is a non-key term of an inner join's ON, lifted by the rewrite.
+type onTerm struct {
+	join *pg.JoinExpr
+	term *pg.Node
 }
 
 // analyzer walks one statement.
@@ -141,18 +178,26 @@ type analyzer struct {
 	uses    []*tableUse
 	exports []exportTarget
 	aliases int
+	conds   int
+	// cur is the SELECT being analyzed; sels holds every row-level one.
+	cur  *selInfo
+	sels []*selInfo
 	// per top-level query facts for the rewrite
 	top *topInfo
 }
 
 type topInfo struct {
-	stmt     *pg.SelectStmt
-	scope    *scope
-	hasAgg   bool
-	targets  []capab
-	rule     RuleKind
-	k        int
-	dpTables int
+	// groupCols are the catalog columns (table.column) the group keys
+	// derive from.
+	groupCols []string
+	stmt      *pg.SelectStmt
+	sel       *selInfo
+	scope     *scope
+	hasAgg    bool
+	targets   []capab
+	rule      RuleKind
+	k         int
+	dpTables  int
 }
 
 // clause says where an expression stands and so what it must allow.
@@ -189,6 +234,8 @@ func (a *analyzer) query(stmt *pg.SelectStmt) *refusal {
 	if r := a.withClause(stmt, sc, 1); r != nil {
 		return r
 	}
+	topSel := &selInfo{stmt: stmt}
+	a.cur = topSel
 	if r := a.selectShape(stmt, true); r != nil {
 		return r
 	}
@@ -223,11 +270,12 @@ func (a *analyzer) query(stmt *pg.SelectStmt) *refusal {
 		return refuse(CodeRuleMismatch, -1, "a table under differential privacy is combined with another table",
 			"detail", "a table under differential privacy can only be queried alone")
 	}
-	a.top = &topInfo{stmt: stmt, scope: sc, rule: rule, k: k, dpTables: dpTables}
+	a.top = &topInfo{stmt: stmt, scope: sc, rule: rule, k: k, dpTables: dpTables, sel: topSel}
 	if stmt.WhereClause != nil {
 		if r := a.predicate(stmt.WhereClause, sc, 1); r != nil {
 			return r
 		}
+		topSel.terms = append(topSel.terms, conjuncts(stmt.WhereClause)...)
 	}
 	hasAgg := len(stmt.GroupClause) > 0
 	ctx := exprCtx{clause: inTarget, allowAgg: true}
@@ -449,6 +497,16 @@ func (a *analyzer) withClause(stmt *pg.SelectStmt, sc *scope, depth int) *refusa
 		if cte.SearchClause != nil || cte.CycleClause != nil {
 			return refuse(CodeRecursiveCTE, cte.Location, "SEARCH or CYCLE clause")
 		}
+		if a.cat.shadows(cte.Ctename) {
+			// A WITH query named like a table would replace, for the
+			// engine, the relation the rewrite reads.
+			return refuse(CodeShadowedName, cte.Location, "WITH query named like a table: "+cte.Ctename, "name", cte.Ctename)
+		}
+		for n := range sc.ctes {
+			if strings.EqualFold(n, cte.Ctename) {
+				return refuse(CodeShadowedName, cte.Location, "two WITH queries named "+cte.Ctename, "name", cte.Ctename)
+			}
+		}
 		sel := cte.Ctequery.GetSelectStmt()
 		if sel == nil {
 			return refuse(CodeNotSelect, cte.Location, "WITH item is not a SELECT", "detail", "a data-modifying WITH item")
@@ -489,6 +547,11 @@ func (a *analyzer) subselect(stmt *pg.SelectStmt, outer *scope, depth int) (*rel
 	if r := a.selectShape(stmt, false); r != nil {
 		return nil, r
 	}
+	info := &selInfo{stmt: stmt}
+	saved := a.cur
+	a.cur = info
+	defer func() { a.cur = saved }()
+	a.sels = append(a.sels, info)
 	if len(stmt.FromClause) == 0 {
 		return nil, refuse(CodeNoRelation, -1, "a subquery reads no table")
 	}
@@ -507,6 +570,7 @@ func (a *analyzer) subselect(stmt *pg.SelectStmt, outer *scope, depth int) (*rel
 		if r := a.predicate(stmt.WhereClause, sc, depth); r != nil {
 			return nil, r
 		}
+		info.terms = append(info.terms, conjuncts(stmt.WhereClause)...)
 	}
 	rel := &relation{}
 	ctx := exprCtx{clause: inRowTarget, noAggErr: CodeNestedAggregate}
@@ -523,6 +587,20 @@ func (a *analyzer) subselect(stmt *pg.SelectStmt, outer *scope, depth int) (*rel
 			}
 		}
 		rel.cols = append(rel.cols, relCol{name: name, cap: c})
+	}
+	// Export every condition: the subquery's own terms and those its
+	// items export, so that the aggregate above applies and counts them.
+	for _, term := range info.terms {
+		a.conds++
+		as := fmt.Sprintf("__gs_w%d", a.conds)
+		a.exports = append(a.exports, exportTarget{stmt: stmt, expr: term, as: as})
+		rel.conds = append(rel.conds, as)
+	}
+	for _, it := range sc.items {
+		for _, c := range it.rel.conds {
+			a.exports = append(a.exports, exportTarget{stmt: stmt, alias: it.alias, col: c, as: c})
+			rel.conds = append(rel.conds, c)
+		}
 	}
 	// Export every unit inside so that the query above can count it.
 	for _, it := range sc.items {
@@ -597,7 +675,7 @@ func (a *analyzer) fromItem(n *pg.Node, sc *scope, depth int) *refusal {
 
 func addItem(sc *scope, alias string, rel *relation, loc int32) *refusal {
 	for _, it := range sc.items {
-		if it.alias == alias {
+		if strings.EqualFold(it.alias, alias) {
 			return refuse(CodeAmbiguousColumn, loc, "table name "+alias+" used twice", "column", alias)
 		}
 	}
@@ -620,7 +698,7 @@ func (a *analyzer) rangeVar(rv *pg.RangeVar, sc *scope) *refusal {
 	}
 	if rv.Schemaname == "" && rv.Catalogname == "" {
 		if d := sc.cte(name); d != nil {
-			rel := &relation{cols: append([]relCol(nil), d.rel.cols...), units: d.rel.units, uses: d.rel.uses}
+			rel := &relation{cols: append([]relCol(nil), d.rel.cols...), units: d.rel.units, uses: d.rel.uses, conds: d.rel.conds}
 			if rv.Alias != nil {
 				if r := renameCols(rel, rv.Alias.Colnames, rv.Location); r != nil {
 					return r
@@ -649,7 +727,7 @@ func (a *analyzer) rangeVar(rv *pg.RangeVar, sc *scope) *refusal {
 	for _, col := range t.Columns {
 		o := &origin{table: t.Name, column: col.Name, role: col.Role, aggs: columnAggs(col)}
 		c := capab{perm: rolePerm(col.Role), aggs: o.aggs, origins: []*origin{o},
-			ident: col.Identifier || col.Name == t.Unit, names: col.PersonNames}
+			ident: col.Identifier || col.Name == t.Unit, names: col.PersonNames, prot: col.Role == Aggregate}
 		if col.Name == t.Unit && t.Rule.Kind != RuleList {
 			c.unit = true
 			c.ident = true
@@ -693,11 +771,31 @@ func (a *analyzer) join(j *pg.JoinExpr, sc *scope, depth int) *refusal {
 	default:
 		return refuse(CodeJoinCondition, -1, "join type "+j.Jointype.String())
 	}
-	if r := a.fromItem(j.Larg, sc, depth+1); r != nil {
+	// A condition on the optional side of an outer join keeps rows with
+	// NULLs where the lifted form would drop them: refused, not lifted.
+	side := func(n *pg.Node) (bool, *refusal) {
+		before, terms := len(sc.items), len(a.cur.terms)
+		if r := a.fromItem(n, sc, depth+1); r != nil {
+			return false, r
+		}
+		conds := len(a.cur.terms) > terms
+		for _, it := range sc.items[before:] {
+			conds = conds || len(it.rel.conds) > 0
+		}
+		return conds, nil
+	}
+	lc, r := side(j.Larg)
+	if r != nil {
 		return r
 	}
-	if r := a.fromItem(j.Rarg, sc, depth+1); r != nil {
+	rc, r := side(j.Rarg)
+	if r != nil {
 		return r
+	}
+	outer := j.Jointype != pg.JoinType_JOIN_INNER
+	if (rc && (j.Jointype == pg.JoinType_JOIN_LEFT || j.Jointype == pg.JoinType_JOIN_FULL)) ||
+		(lc && (j.Jointype == pg.JoinType_JOIN_RIGHT || j.Jointype == pg.JoinType_JOIN_FULL)) {
+		return refuse(CodeOuterJoinFilter, -1, "condition on the nullable side of an outer join")
 	}
 	if j.Quals == nil {
 		return refuse(CodeJoinCondition, -1, "join without ON")
@@ -720,12 +818,25 @@ func (a *analyzer) join(j *pg.JoinExpr, sc *scope, depth int) *refusal {
 			if r := a.need(rr, pJoin, ae.Location); r != nil {
 				return r
 			}
+			// A key must be a column as stored: a literal, or a value
+			// computed from a literal, joined to an identifier picks one
+			// person or enterprise out without comparing it to anything.
+			for _, c := range []capab{l, rr} {
+				if c.constant || c.derived || len(c.origins) == 0 {
+					return refuse(CodeJoinKey, ae.Location, "join key is a literal or an expression")
+				}
+			}
 			keys++
 			continue
+		}
+		if outer {
+			return refuse(CodeOuterJoinFilter, locOf(q), "non-key term in the ON of an outer join")
 		}
 		if r := a.predicate(q, sc, depth); r != nil {
 			return r
 		}
+		a.cur.terms = append(a.cur.terms, q)
+		a.cur.onTerms = append(a.cur.onTerms, onTerm{join: j, term: q})
 	}
 	if keys == 0 {
 		return refuse(CodeJoinCondition, locOf(j.Quals), "JOIN ... ON without an equality of two columns")
@@ -784,6 +895,9 @@ func (a *analyzer) groupItem(g *pg.Node, stmt *pg.SelectStmt, sc *scope) *refusa
 	}
 	if c.agg {
 		return refuse(CodeUnsupported, locOf(g), "aggregate in GROUP BY", "detail", "an aggregate in GROUP BY")
+	}
+	for _, o := range c.origins {
+		a.top.groupCols = append(a.top.groupCols, o.name())
 	}
 	return a.need(c, pGroup, locOf(g))
 }

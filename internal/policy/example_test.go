@@ -2,6 +2,7 @@ package policy_test
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/gongshu/gongshu/internal/policy"
 )
@@ -20,9 +21,13 @@ func Example() {
 	fmt.Println(d.Allowed, d.Code)
 	plan, d := policy.Rewrite("SELECT district, sum(amount) FROM social_insurance GROUP BY district", cat, policy.Options{})
 	fmt.Println(d.Allowed, d.K)
-	fmt.Println(plan.SQL)
+	// Each number is kept only when the units that contribute to it reach
+	// k, and each group only when it covers k units.
+	fmt.Println(strings.Contains(plan.SQL, `CASE WHEN count(DISTINCT "social_insurance"."person_id") FILTER (WHERE (social_insurance.amount) IS NOT NULL) >= 10 THEN sum(social_insurance.amount) END`))
+	fmt.Println(strings.Contains(plan.SQL, `count(DISTINCT "social_insurance"."person_id") >= 10 AS __gs_pass`))
 	// Output:
 	// false group_by_unit
 	// true 10
-	// SELECT district, sum(amount), count(DISTINCT social_insurance.person_id) AS __gs_units_0 FROM social_insurance GROUP BY district HAVING count(DISTINCT social_insurance.person_id) >= 10
+	// true
+	// true
 }

@@ -29,9 +29,13 @@ func (a *analyzer) expr(n *pg.Node, sc *scope, ctx exprCtx, depth int) (capab, *
 	case n.GetBoolExpr() != nil:
 		return a.list(n.GetBoolExpr().Args, sc, ctx, d)
 	case n.GetNullTest() != nil:
-		return a.expr(n.GetNullTest().Arg, sc, ctx, d)
+		c, r := a.expr(n.GetNullTest().Arg, sc, ctx, d)
+		c.derived = c.derived || !c.constant
+		return c, r
 	case n.GetBooleanTest() != nil:
-		return a.expr(n.GetBooleanTest().Arg, sc, ctx, d)
+		c, r := a.expr(n.GetBooleanTest().Arg, sc, ctx, d)
+		c.derived = c.derived || !c.constant
+		return c, r
 	case n.GetCoalesceExpr() != nil:
 		return a.list(n.GetCoalesceExpr().Args, sc, ctx, d)
 	case n.GetMinMaxExpr() != nil:
@@ -68,10 +72,17 @@ func (a *analyzer) expr(n *pg.Node, sc *scope, ctx exprCtx, depth int) (capab, *
 		return c.and(def), nil
 	case n.GetTypeCast() != nil:
 		tc := n.GetTypeCast()
-		if name := typeName(tc.TypeName); !allowedCastTypes[name] || len(tc.TypeName.ArrayBounds) > 0 || tc.TypeName.Setof {
+		name := typeName(tc.TypeName)
+		if !allowedCastTypes[name] || len(tc.TypeName.ArrayBounds) > 0 || tc.TypeName.Setof {
 			return capab{}, refuse(CodeCastNotAllowed, tc.Location, "cast to "+name, "type", name)
 		}
-		return a.expr(tc.Arg, sc, ctx, d)
+		c, r := a.expr(tc.Arg, sc, ctx, d)
+		// A numeric cast of a number keeps its value; any other cast
+		// computes a new one.
+		if !numericCastTypes[name] {
+			c.derived = c.derived || !c.constant
+		}
+		return c, r
 	case n.GetSqlvalueFunction() != nil:
 		switch n.GetSqlvalueFunction().Op {
 		case pg.SQLValueFunctionOp_SVFOP_CURRENT_DATE, pg.SQLValueFunctionOp_SVFOP_CURRENT_TIMESTAMP,
@@ -184,7 +195,9 @@ func (a *analyzer) funcCall(fc *pg.FuncCall, sc *scope, ctx exprCtx, depth int) 
 		if fc.AggStar || fc.AggDistinct || fc.AggFilter != nil || len(fc.AggOrder) > 0 || fc.FuncVariadic {
 			return capab{}, refuse(CodeUnsupported, fc.Location, "aggregate syntax on "+name, "detail", name)
 		}
-		return a.list(fc.Args, sc, ctx, depth)
+		c, r := a.list(fc.Args, sc, ctx, depth)
+		c.derived = c.derived || !c.constant
+		return c, r
 	}
 	// An aggregate.
 	if ctx.inAgg {
@@ -209,7 +222,7 @@ func (a *analyzer) funcCall(fc *pg.FuncCall, sc *scope, ctx exprCtx, depth int) 
 		if len(fc.Args) == 0 {
 			return capab{}, refuse(CodeFunctionNotAllowed, fc.Location, name+"()", "function", name)
 		}
-		args, r := a.list(fc.Args, sc, inner, depth)
+		args, r := a.aggArgs(fc, sc, inner, depth)
 		if r != nil {
 			return args, r
 		}
@@ -243,6 +256,89 @@ func (a *analyzer) funcCall(fc *pg.FuncCall, sc *scope, ctx exprCtx, depth int) 
 		}
 	}
 	return capab{perm: pOutput | pList, aggs: 0, agg: true}, nil
+}
+
+// aggArgs checks an aggregate's arguments. A CASE that is the whole
+// argument is read as conditions and values: its WHEN conditions are
+// conditions (they must allow WHERE, like FILTER), its results are the
+// values aggregated. A protected value (of a column with role aggregate)
+// may only be such a value unchanged: the rewrite can then count, for the
+// number released, the units that really contribute to it, and nothing
+// computed from one unit's value (a comparison, a product, a cast to
+// text) can be smuggled through a sum.
+func (a *analyzer) aggArgs(fc *pg.FuncCall, sc *scope, ctx exprCtx, depth int) (capab, *refusal) {
+	c := constCap()
+	for _, arg := range fc.Args {
+		var vals []*pg.Node
+		if ce := arg.GetCaseExpr(); ce != nil {
+			if ce.Arg != nil {
+				cc, r := a.expr(ce.Arg, sc, ctx, depth)
+				if r != nil {
+					return cc, r
+				}
+				if r := a.need(cc, pWhere, ce.Location); r != nil {
+					return cc, r
+				}
+				if cc.ident {
+					return cc, a.singlingOut(cc, ce.Location)
+				}
+			}
+			for _, w := range ce.Args {
+				cw := w.GetCaseWhen()
+				if cw == nil {
+					return capab{}, refuse(CodeUnsupported, ce.Location, "CASE", "detail", "CASE")
+				}
+				cond, r := a.expr(cw.Expr, sc, ctx, depth+1)
+				if r != nil {
+					return cond, r
+				}
+				if r := a.need(cond, pWhere, cw.Location); r != nil {
+					return cond, r
+				}
+				vals = append(vals, cw.Result)
+			}
+			vals = append(vals, ce.Defresult)
+		} else {
+			vals = []*pg.Node{arg}
+		}
+		for _, v := range vals {
+			vc, r := a.expr(v, sc, ctx, depth+1)
+			if r != nil {
+				return vc, r
+			}
+			if vc.prot && (vc.derived || !plainValue(v)) {
+				return capab{}, a.protectedRefusal(vc, fc, v)
+			}
+			if v != nil {
+				c = c.and(vc)
+			}
+		}
+	}
+	return c, nil
+}
+
+// plainValue: a column reference, or one cast to a number type, or a
+// literal (NULL included).
+func plainValue(n *pg.Node) bool {
+	if n == nil || n.GetAConst() != nil || n.GetColumnRef() != nil {
+		return true
+	}
+	if tc := n.GetTypeCast(); tc != nil && numericCastTypes[typeName(tc.TypeName)] {
+		return plainValue(tc.Arg)
+	}
+	return false
+}
+
+func (a *analyzer) protectedRefusal(c capab, fc *pg.FuncCall, at *pg.Node) *refusal {
+	col, aggs := "a protected column", aggCount|aggSum|aggAvg
+	for _, o := range c.origins {
+		if o.role == Aggregate {
+			col, aggs = o.name(), o.aggs
+			break
+		}
+	}
+	return refuse(CodeProtectedExpr, locOf(at), "protected column "+col+" computed with inside "+funcName(fc),
+		"column", col, "aggregates", aggNames(aggs))
 }
 
 func firstLacking(origins []*origin, bit aggset) string {
@@ -294,18 +390,18 @@ func (a *analyzer) resolve(cr *pg.ColumnRef, sc *scope) (capab, *refusal) {
 	case 1:
 		for _, it := range sc.items {
 			for _, col := range it.rel.cols {
-				if col.name == names[0] {
+				if strings.EqualFold(col.name, names[0]) {
 					found = append(found, col)
 				}
 			}
 		}
 	case 2:
 		for _, it := range sc.items {
-			if it.alias != names[0] {
+			if !strings.EqualFold(it.alias, names[0]) {
 				continue
 			}
 			for _, col := range it.rel.cols {
-				if col.name == names[1] {
+				if strings.EqualFold(col.name, names[1]) {
 					found = append(found, col)
 				}
 			}

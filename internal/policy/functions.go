@@ -105,6 +105,13 @@ var allowedCastTypes = map[string]bool{
 	"timestamp": true, "timestamptz": true, "bool": true, "boolean": true,
 }
 
+// numericCastTypes are the casts that keep a number's value (up to
+// rounding): a protected value cast to one of them is still itself.
+var numericCastTypes = map[string]bool{
+	"int": true, "int2": true, "int4": true, "int8": true, "integer": true, "smallint": true,
+	"bigint": true, "numeric": true, "decimal": true, "float4": true, "float8": true, "real": true, "double": true,
+}
+
 // operators are the allowed binary and unary operators (names as the
 // parser reports them: LIKE is ~~, NOT ILIKE is !~~*).
 var (

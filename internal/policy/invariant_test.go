@@ -27,51 +27,12 @@ func verifyPlan(p Plan, cat Catalog) error {
 		if p.K < 2 || len(p.UnitCounts) == 0 {
 			return fmt.Errorf("aggregation plan without k or unit counts: %+v", p)
 		}
-		if d := Validate(p.SQL, cat); !d.Allowed {
-			return fmt.Errorf("rewritten SQL no longer passes the policy: %s (%s)", d.Code, d.Rule)
-		}
-		thresholds := 0
-		if stmt.HavingClause == nil {
-			return fmt.Errorf("no HAVING threshold")
-		}
-		for _, c := range conjuncts(stmt.HavingClause) {
-			ae := c.GetAExpr()
-			if ae == nil || opName(ae) != ">=" {
-				continue
-			}
-			fc := ae.Lexpr.GetFuncCall()
-			k := ae.Rexpr.GetAConst().GetIval().GetIval()
-			if fc != nil && funcName(fc) == "count" && fc.AggDistinct && int(k) == p.K {
-				thresholds++
-			}
-		}
-		if thresholds < len(p.UnitCounts) {
-			return fmt.Errorf("HAVING has %d thresholds at k=%d, want %d", thresholds, p.K, len(p.UnitCounts))
-		}
-		for _, i := range p.UnitCounts {
-			fc := stmt.TargetList[i].GetResTarget().Val.GetFuncCall()
-			if fc == nil || funcName(fc) != "count" || !fc.AggDistinct {
-				return fmt.Errorf("unit count column %d is not count(DISTINCT ...)", i)
-			}
+		if err := verifyRelease(stmt, p, p.K, "DISTINCT", cat); err != nil {
+			return err
 		}
 		if p.Fast != nil {
 			if err := verifyFast(p, cat); err != nil {
 				return fmt.Errorf("fast plan: %w", err)
-			}
-		}
-		// Belt and braces: no protected column name appears raw (outside an
-		// aggregate) in the operator's output.
-		protected := map[string]bool{}
-		for _, t := range cat.Tables {
-			for _, c := range t.Columns {
-				if c.Role != Group && c.Role != Visible {
-					protected[c.Name] = true
-				}
-			}
-		}
-		for i := 0; i < p.Columns; i++ {
-			if name := rawRef(stmt.TargetList[i].GetResTarget().Val, protected); name != "" {
-				return fmt.Errorf("output column %d uses protected column %s raw", i, name)
 			}
 		}
 	case RuleList:
@@ -99,11 +60,112 @@ func verifyPlan(p Plan, cat Catalog) error {
 	return nil
 }
 
-// verifyFast checks a fast plan on its own terms: one SELECT over one
-// catalog table with unit statistics, without OFFSET or DISTINCT, that
-// passes the policy, keeps at least K rows a group in HAVING, returns the
-// group's rows in each unit-count column, and settles only groups whose
-// rows prove K units by pigeonhole.
+// verifyRelease checks the shape the aggregation rewrite promises,
+// without trusting it: the operator's columns read only the released
+// level (__gs_rp), which keeps only groups that pass; the inner level
+// counts units (count(DISTINCT unit), or count(*) rows in a fast plan) in
+// every check against the bound, wraps every aggregate in such a check,
+// and uses protected columns only inside aggregates.
+func verifyRelease(stmt *pg.SelectStmt, p Plan, bound int, mode string, cat Catalog) error {
+	if len(stmt.FromClause) != 1 || stmt.FromClause[0].GetRangeSubselect() == nil ||
+		stmt.FromClause[0].GetRangeSubselect().Alias.GetAliasname() != "__gs_rp" {
+		return fmt.Errorf("operator projection does not read the released level")
+	}
+	if w := conjuncts(stmt.WhereClause); len(w) == 0 || w[0].GetColumnRef() == nil ||
+		w[0].GetColumnRef().Fields[0].GetString_().GetSval() != "__gs_pass" {
+		return fmt.Errorf("released level not filtered by __gs_pass")
+	}
+	for i := 0; i < p.Columns; i++ {
+		var bad string
+		visitNodes(stmt.TargetList[i], func(n *pg.Node) bool {
+			if cr := n.GetColumnRef(); cr != nil && bad == "" {
+				f := cr.Fields
+				if !(len(f) == 2 && f[0].GetString_().GetSval() == "__gs_rp") && !strings.HasPrefix(f[len(f)-1].GetString_().GetSval(), "__gs_") {
+					bad, _ = deparseExpr(0, n)
+				}
+			}
+			return true
+		})
+		if bad != "" {
+			return fmt.Errorf("output column %d reads %s, not a released value", i, bad)
+		}
+	}
+	level1 := stmt.FromClause[0].GetRangeSubselect().Subquery.GetSelectStmt()
+	if level1 == nil || len(level1.FromClause) != 1 || level1.FromClause[0].GetRangeSubselect() == nil {
+		return fmt.Errorf("no inner level")
+	}
+	inner := level1.FromClause[0].GetRangeSubselect().Subquery.GetSelectStmt()
+	if inner == nil {
+		return fmt.Errorf("no inner level")
+	}
+	protected := map[string]bool{}
+	for _, t := range cat.Tables {
+		for _, c := range t.Columns {
+			if c.Role != Group && c.Role != Visible {
+				protected[c.Name] = true
+			}
+		}
+	}
+	countsBound := func(n *pg.Node) int {
+		found := 0
+		visitNodes(&pg.ResTarget{Val: n}, func(x *pg.Node) bool {
+			ae := x.GetAExpr()
+			if ae == nil || opName(ae) != ">=" || ae.Rexpr.GetAConst() == nil {
+				return true
+			}
+			fc := ae.Lexpr.GetFuncCall()
+			if fc == nil || funcName(fc) != "count" || int(ae.Rexpr.GetAConst().GetIval().GetIval()) != bound {
+				return true
+			}
+			if (mode == "DISTINCT" && fc.AggDistinct) || (mode == "rows" && fc.AggStar) {
+				found++
+			}
+			return true
+		})
+		return found
+	}
+	pass := false
+	for _, t := range inner.TargetList {
+		rt := t.GetResTarget()
+		switch {
+		case strings.HasPrefix(rt.Name, "__gs_a"):
+			ce := rt.Val.GetCaseExpr()
+			if ce == nil || len(ce.Args) != 1 || countsBound(ce.Args[0].GetCaseWhen().Expr) == 0 {
+				if ac := rt.Val.GetTypeCast(); ac == nil {
+					return fmt.Errorf("aggregate %s released without a per-number threshold", rt.Name)
+				}
+			}
+		case rt.Name == "__gs_pass":
+			if countsBound(rt.Val) < len(p.UnitCounts) {
+				return fmt.Errorf("group check has fewer than %d thresholds at %d", len(p.UnitCounts), bound)
+			}
+			pass = true
+		case strings.HasPrefix(rt.Name, "__gs_g"):
+			if name := rawRef(rt.Val, protected); name != "" {
+				// A group key may be a filter column only through the
+				// policy's own checks; protected values never.
+				for _, tb := range cat.Tables {
+					for _, c := range tb.Columns {
+						if c.Name == name && c.Role == Aggregate {
+							return fmt.Errorf("group key uses protected column %s", name)
+						}
+					}
+				}
+			}
+		}
+		if name := rawRef(rt.Val, protected); name != "" && !strings.HasPrefix(rt.Name, "__gs_g") {
+			return fmt.Errorf("inner column %s uses protected column %s outside an aggregate", rt.Name, name)
+		}
+	}
+	if !pass {
+		return fmt.Errorf("no group check")
+	}
+	return nil
+}
+
+// verifyFast checks a fast plan on its own terms: the same shape with rows
+// counted against the pigeonhole bound, over one catalog table with unit
+// statistics, read straight, reporting its unsettled groups.
 func verifyFast(p Plan, cat Catalog) error {
 	tree, err := pg.Parse(p.Fast.SQL)
 	if err != nil {
@@ -113,53 +175,29 @@ func verifyFast(p Plan, cat Catalog) error {
 		return fmt.Errorf("not one SELECT")
 	}
 	stmt := tree.Stmts[0].Stmt.GetSelectStmt()
-	if len(stmt.FromClause) != 1 || stmt.FromClause[0].GetRangeVar() == nil || stmt.LimitOffset != nil || len(stmt.DistinctClause) > 0 {
-		return fmt.Errorf("not a plain read of one table")
-	}
-	if len(stmt.WithClause.GetCtes()) > 0 {
-		for _, c := range stmt.WithClause.GetCtes() {
-			if c.GetCommonTableExpr().GetCtename() == stmt.FromClause[0].GetRangeVar().Relname {
-				return fmt.Errorf("reads a CTE, not a table")
-			}
-		}
-	}
-	if d := Validate(p.Fast.SQL, cat); !d.Allowed {
-		return fmt.Errorf("no longer passes the policy: %s (%s)", d.Code, d.Rule)
+	if p.Fast.Unsettled < p.Columns || p.Fast.Unsettled >= len(stmt.TargetList) {
+		return fmt.Errorf("unsettled column %d out of range", p.Fast.Unsettled)
 	}
 	var table *Table
-	rel := stmt.FromClause[0].GetRangeVar().Relname
-	for i, t := range cat.Tables {
-		if t.Relation == rel || (t.Relation == "" && t.Name == rel) {
-			table = &cat.Tables[i]
+	reads := 0
+	visitNodes(stmt, func(n *pg.Node) bool {
+		if rv := n.GetRangeVar(); rv != nil {
+			reads++
+			for i, t := range cat.Tables {
+				if t.UnitRows != nil && (rv.Relname == t.Name || rv.Relname == t.Relation) {
+					table = &cat.Tables[i]
+				}
+			}
 		}
-	}
-	if table == nil || table.UnitRows == nil {
-		return fmt.Errorf("table %q has no unit statistics", rel)
+		return true
+	})
+	if table == nil || reads != 1 {
+		return fmt.Errorf("not one read of a table with unit statistics")
 	}
 	if want := table.UnitRows.Null + int64(p.K-1)*table.UnitRows.Max + 1; p.Fast.Rows != want || p.Fast.Rows < int64(p.K) {
 		return fmt.Errorf("settles groups of %d rows, the bound needs %d", p.Fast.Rows, want)
 	}
-	rowThresholds := 0
-	for _, c := range conjuncts(stmt.HavingClause) {
-		ae := c.GetAExpr()
-		if ae == nil || opName(ae) != ">=" {
-			continue
-		}
-		fc := ae.Lexpr.GetFuncCall()
-		if fc != nil && funcName(fc) == "count" && fc.AggStar && int(ae.Rexpr.GetAConst().GetIval().GetIval()) == p.K {
-			rowThresholds++
-		}
-	}
-	if rowThresholds < len(p.UnitCounts) {
-		return fmt.Errorf("HAVING keeps no count(*) >= %d", p.K)
-	}
-	for _, i := range p.UnitCounts {
-		fc := stmt.TargetList[i].GetResTarget().Val.GetFuncCall()
-		if fc == nil || funcName(fc) != "count" || !fc.AggStar {
-			return fmt.Errorf("unit count column %d is not count(*)", i)
-		}
-	}
-	return nil
+	return verifyRelease(stmt, p, int(p.Fast.Rows), "rows", cat)
 }
 
 // rawRef returns a protected column referenced outside any aggregate call.

@@ -210,13 +210,26 @@ func (c Catalog) Validate() error {
 	return nil
 }
 
+// table finds a catalog table by name, without case (as the engines
+// resolve unquoted names, and DuckDB quoted ones too).
 func (c Catalog) table(name string) *Table {
 	for i := range c.Tables {
-		if c.Tables[i].Name == name {
+		if strings.EqualFold(c.Tables[i].Name, name) {
 			return &c.Tables[i]
 		}
 	}
 	return nil
+}
+
+// shadows reports whether name would hide a catalog table or the engine
+// relation behind one, whatever its case.
+func (c Catalog) shadows(name string) bool {
+	for _, t := range c.Tables {
+		if strings.EqualFold(t.Name, name) || (t.Relation != "" && strings.EqualFold(t.Relation, name)) {
+			return true
+		}
+	}
+	return false
 }
 
 // Code is a stable machine-readable reason for a decision.
@@ -264,6 +277,13 @@ const (
 	CodeDPUnsupported      Code = "dp_unsupported"
 	CodeRuleMismatch       Code = "rule_mismatch"
 	CodeBadCatalog         Code = "bad_catalog"
+	CodeControlChar        Code = "control_character"
+	CodeReservedName       Code = "reserved_name"
+	CodeShadowedName       Code = "shadowed_name"
+	CodeProtectedExpr      Code = "protected_expression"
+	CodeJoinKey            Code = "join_key"
+	CodeOuterJoinFilter    Code = "outer_join_condition"
+	CodeMixedRelease       Code = "mixed_release"
 	// Output check codes.
 	CodeSmallGroup  Code = "small_group"
 	CodeIdentifier  Code = "identifier_in_output"
@@ -280,7 +300,9 @@ func Codes() []Code {
 		CodeLeakingAggregate, CodeFunctionNotAllowed, CodeCastNotAllowed, CodeWindowFunction,
 		CodeGroupByUnit, CodeSinglingOut, CodeNotAggregated, CodeNestedAggregate, CodeOrderLimit,
 		CodeSubqueryExpression, CodeJoinCondition, CodeJoinUsing, CodeGroupingSets, CodeRecursiveCTE,
-		CodeUnsupported, CodeDPUnsupported, CodeRuleMismatch, CodeBadCatalog, CodeSmallGroup,
+		CodeUnsupported, CodeDPUnsupported, CodeRuleMismatch, CodeBadCatalog, CodeControlChar,
+		CodeReservedName, CodeShadowedName, CodeProtectedExpr, CodeJoinKey, CodeOuterJoinFilter,
+		CodeMixedRelease, CodeSmallGroup,
 		CodeIdentifier, CodeRowCap, CodeOutputShape}
 }
 
@@ -341,7 +363,7 @@ var messages = map[Code]string{
 	CodeComment:            "Remove the comments from the query: every submitted query is reviewed as written.",
 	CodeMultipleStatements: "Submit exactly one statement.",
 	CodeNotSelect:          "Only SELECT queries may run in the domain; {detail} is not allowed.",
-	CodeSetOperation:       "UNION, INTERSECT and EXCEPT are not allowed; submit each query on its own.",
+	CodeSetOperation:       "Only UNION ALL of aggregate queries is allowed; INTERSECT, EXCEPT and UNION over rows are not.",
 	CodeSelectStar:         "SELECT * is not allowed; name the columns you need.",
 	CodeUnknownRelation:    "Table {table} is not among the resources of this workspace.",
 	CodeSystemCatalog:      "System catalogs such as {table} are not available in the domain.",
@@ -358,21 +380,28 @@ var messages = map[Code]string{
 	CodeLeakingAggregate:   "{function} returns a single unit's value and is not allowed on {column}.",
 	CodeFunctionNotAllowed: "Function or operator {function} is not on the allowed list.",
 	CodeCastNotAllowed:     "Casting to {type} is not allowed; use a number, text, date, timestamp or boolean type.",
-	CodeWindowFunction:     "Window functions are not allowed.",
+	CodeWindowFunction:     "Window functions are allowed only over aggregates (for example rank() OVER (ORDER BY count(*))), not over rows.",
 	CodeGroupByUnit:        "Grouping or output by the privacy unit {column} would release single units.",
 	CodeSinglingOut:        "Comparing identifier {column} with a value singles out a person or enterprise.",
 	CodeNotAggregated:      "Tables under the {rule} rule release only aggregates: add GROUP BY and aggregate functions.",
-	CodeNestedAggregate:    "Aggregation or DISTINCT inside a subquery is not allowed; aggregate once, at the top.",
+	CodeNestedAggregate:    "An aggregate subquery must read the workspace's tables directly or through row-level subqueries; aggregating an aggregate again over rows is not supported.",
 	CodeOrderLimit:         "ORDER BY, LIMIT and OFFSET are allowed only on the outermost aggregated query.",
 	CodeSubqueryExpression: "Subqueries inside expressions (IN, EXISTS, scalar) and LATERAL are not allowed; use a JOIN.",
 	CodeJoinCondition:      "Join tables with JOIN ... ON and an equality of join keys.",
-	CodeJoinUsing:          "NATURAL joins and JOIN ... USING are not allowed; write JOIN ... ON with the keys.",
+	CodeJoinUsing:          "NATURAL joins are not allowed, and JOIN ... USING only between aggregate subqueries; write JOIN ... ON with the keys.",
 	CodeGroupingSets:       "GROUPING SETS, ROLLUP and CUBE are not allowed: subtotals next to suppressed groups reveal them.",
 	CodeRecursiveCTE:       "Recursive WITH queries are not allowed.",
 	CodeUnsupported:        "The construct {detail} is not supported in the domain.",
 	CodeDPUnsupported:      "Under differential privacy only COUNT, SUM and AVG grouped by columns are supported: {detail}.",
 	CodeRuleMismatch:       "These tables cannot be combined in one query: {detail}.",
 	CodeBadCatalog:         "The workspace policy is inconsistent: {detail}. Tell the agency.",
+	CodeControlChar:        "The query contains a NUL byte or another control character at byte {offset}; remove it (tabs and line breaks are fine).",
+	CodeReservedName:       "The name {name} is reserved for the platform's rewrite (names starting with __gs); choose another name.",
+	CodeShadowedName:       "The WITH query or alias {name} has the name of a workspace table; choose another name.",
+	CodeProtectedExpr:      "Column {column} is protected: use it only as the direct argument of {aggregates}, or as a THEN/ELSE value of a CASE that is; do not compute with it.",
+	CodeJoinKey:            "Join keys must be columns of the workspace's tables, unchanged; a literal or computed value as a join key would single out a person or enterprise.",
+	CodeOuterJoinFilter:    "Conditions on the optional side of an outer join are not supported; put the condition in the WHERE clause of the main query, or use an inner JOIN.",
+	CodeMixedRelease:       "An outer query may combine aggregate subqueries, or read tables, but not both; aggregate the table in a subquery first.",
 	CodeSmallGroup:         "A result group covers fewer than {k} distinct units and was withheld.",
 	CodeIdentifier:         "The result contains what looks like a {kind} in column {column}; it was withheld.",
 	CodeRowCap:             "The result has more than {max} rows.",

@@ -35,6 +35,9 @@ type Plan struct {
 	// Fast, when set, is a cheaper statement the caller may run first;
 	// see FastPlan.
 	Fast *FastPlan
+	// GroupColumns are the catalog columns (table.column, once each) the
+	// group keys derive from, for the caller's fusion-risk estimate.
+	GroupColumns []string
 }
 
 // FastPlan settles the aggregation threshold without counting distinct
@@ -55,8 +58,12 @@ type Plan struct {
 type FastPlan struct {
 	SQL string
 	// Rows is the minimum rows a group needs for the bound to reach K.
-	Rows  int64
-	stats UnitRows
+	Rows int64
+	// Unsettled is the result column counting, over all groups, those
+	// whose checks the row bound could not decide or that were withheld;
+	// the fast result stands only when it is 0.
+	Unsettled int
+	stats     UnitRows
 }
 
 // Settle reports whether rows, the result of SQL, settle the threshold.
@@ -65,7 +72,18 @@ type FastPlan struct {
 // that CheckOutput verifies it against K as usual. If they do not, rows
 // are left untouched.
 func (f *FastPlan) Settle(p Plan, rows [][]any) bool {
+	// No row: every group was withheld, which the bound alone cannot
+	// tell from an undecided one.
+	if len(rows) == 0 {
+		return false
+	}
 	for _, row := range rows {
+		if f.Unsettled >= len(row) {
+			return false
+		}
+		if n, ok := asInt(row[f.Unsettled]); !ok || n != 0 {
+			return false
+		}
 		for _, i := range p.UnitCounts {
 			if i >= len(row) {
 				return false
@@ -143,7 +161,7 @@ func Rewrite(sql string, cat Catalog, opt Options) (Plan, Decision) {
 	)
 	switch an.a.top.rule {
 	case RuleAggregation:
-		p, err = an.rewriteAggregation()
+		p, err = an.rewriteRelease()
 	case RuleList:
 		p, err = an.rewriteList()
 	case RuleDP:
@@ -155,6 +173,13 @@ func Rewrite(sql string, cat Catalog, opt Options) (Plan, Decision) {
 		return Plan{}, out
 	}
 	p.Analysis, p.K = d.Analysis, d.K
+	seen := map[string]bool{}
+	for _, g := range an.a.top.groupCols {
+		if !seen[g] {
+			seen[g] = true
+			p.GroupColumns = append(p.GroupColumns, g)
+		}
+	}
 	for _, c := range an.a.top.targets {
 		p.Names = append(p.Names, c.names && !c.agg)
 	}
@@ -191,7 +216,11 @@ func colRef(parts ...string) *pg.Node {
 
 func (an *analysis) applyExports() {
 	for _, e := range an.a.exports {
-		e.stmt.TargetList = append(e.stmt.TargetList, pg.MakeResTargetNodeWithNameAndVal(e.as, colRef(e.alias, e.col), -1))
+		val := colRef(e.alias, e.col)
+		if e.expr != nil {
+			val = &pg.Node{Node: &pg.Node_BooleanTest{BooleanTest: &pg.BooleanTest{Arg: e.expr, Booltesttype: pg.BoolTestType_IS_TRUE}}}
+		}
+		e.stmt.TargetList = append(e.stmt.TargetList, pg.MakeResTargetNodeWithNameAndVal(e.as, val, -1))
 	}
 }
 
@@ -210,58 +239,6 @@ func (an *analysis) topUnits() [][2]string {
 		}
 	}
 	return out
-}
-
-// rewriteAggregation adds, for every privacy unit the query reads, a
-// HAVING count(DISTINCT unit) >= k and an output column with that count
-// for the output check.
-func (an *analysis) rewriteAggregation() (Plan, *refusal) {
-	an.applyExports()
-	stmt := an.stmt
-	k := an.a.top.k
-	p := Plan{Columns: len(stmt.TargetList)}
-	var conds []*pg.Node
-	if stmt.HavingClause != nil {
-		conds = append(conds, stmt.HavingClause)
-	}
-	units := an.topUnits()
-	if len(units) == 0 {
-		return Plan{}, refuse(CodeBadCatalog, -1, "no privacy unit reachable", "detail", "no privacy unit is reachable for the threshold")
-	}
-	// The count calls are kept so that the fast statement can be
-	// deparsed from the same tree with count(*) in their place.
-	var counts []*pg.FuncCall
-	for i, u := range units {
-		count := func() *pg.Node {
-			fc := pg.MakeFuncCallNode([]*pg.Node{pg.MakeStrNode("count")}, []*pg.Node{colRef(u[0], u[1])}, -1)
-			fc.GetFuncCall().AggDistinct = true
-			counts = append(counts, fc.GetFuncCall())
-			return fc
-		}
-		stmt.TargetList = append(stmt.TargetList, pg.MakeResTargetNodeWithNameAndVal(fmt.Sprintf("__gs_units_%d", i), count(), -1))
-		p.UnitCounts = append(p.UnitCounts, p.Columns+i)
-		conds = append(conds, pg.MakeAExprNode(pg.A_Expr_Kind_AEXPR_OP, []*pg.Node{pg.MakeStrNode(">=")},
-			count(), pg.MakeAConstIntNode(int64(k), -1), -1))
-	}
-	if len(conds) == 1 {
-		stmt.HavingClause = conds[0]
-	} else {
-		stmt.HavingClause = pg.MakeBoolExprNode(pg.BoolExprType_AND_EXPR, conds, -1)
-	}
-	sql, err := pg.Deparse(an.tree)
-	if err != nil {
-		return Plan{}, refuse(CodeUnsupported, -1, "deparse: "+err.Error(), "detail", "this query cannot be rewritten")
-	}
-	p.SQL = sql
-	if stats := an.boundedUnits(); stats != nil {
-		for _, fc := range counts {
-			fc.Args, fc.AggDistinct, fc.AggStar = nil, false, true
-		}
-		if fast, err := pg.Deparse(an.tree); err == nil {
-			p.Fast = &FastPlan{SQL: fast, Rows: stats.Null + int64(k-1)*stats.Max + 1, stats: *stats}
-		}
-	}
-	return p, nil
 }
 
 // boundedUnits returns the unit statistics of the query's one table when
@@ -328,15 +305,37 @@ func deparseExpr(version int32, n *pg.Node) (string, error) {
 
 // fromWhere prints the FROM and WHERE clauses of stmt.
 func fromWhere(version int32, stmt *pg.SelectStmt) (string, error) {
-	sel := &pg.SelectStmt{TargetList: []*pg.Node{pg.MakeResTargetNodeWithVal(pg.MakeAConstIntNode(1, -1), -1)},
-		FromClause: stmt.FromClause, WhereClause: stmt.WhereClause, Op: pg.SetOperation_SETOP_NONE,
-		LimitOption: pg.LimitOption_LIMIT_OPTION_DEFAULT}
-	s, err := pg.Deparse(&pg.ParseResult{Version: version, Stmts: []*pg.RawStmt{{Stmt: &pg.Node{Node: &pg.Node_SelectStmt{SelectStmt: sel}}}}})
+	_, from, err := withFromWhere(version, stmt, false)
+	return from, err
+}
+
+// withFromWhere prints the WITH clause of stmt (when with is set; "" if
+// it has none) and its FROM and WHERE clauses, so that a statement built
+// around them reads the same relations.
+func withFromWhere(version int32, stmt *pg.SelectStmt, with bool) (string, string, error) {
+	print := func(w *pg.WithClause) (string, error) {
+		sel := &pg.SelectStmt{TargetList: []*pg.Node{pg.MakeResTargetNodeWithVal(pg.MakeAConstIntNode(1, -1), -1)},
+			FromClause: stmt.FromClause, WhereClause: stmt.WhereClause, Op: pg.SetOperation_SETOP_NONE,
+			LimitOption: pg.LimitOption_LIMIT_OPTION_DEFAULT, WithClause: w}
+		return pg.Deparse(&pg.ParseResult{Version: version, Stmts: []*pg.RawStmt{{Stmt: &pg.Node{Node: &pg.Node_SelectStmt{SelectStmt: sel}}}}})
+	}
+	bare, err := print(nil)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
-	if !strings.HasPrefix(s, "SELECT 1 ") {
-		return "", fmt.Errorf("unexpected deparse %q", s)
+	if !strings.HasPrefix(bare, "SELECT 1 ") {
+		return "", "", fmt.Errorf("unexpected deparse %q", bare)
 	}
-	return strings.TrimPrefix(s, "SELECT 1 "), nil
+	from := strings.TrimPrefix(bare, "SELECT 1 ")
+	if !with || stmt.WithClause == nil {
+		return "", from, nil
+	}
+	full, err := print(stmt.WithClause)
+	if err != nil {
+		return "", "", err
+	}
+	if !strings.HasSuffix(full, bare) {
+		return "", "", fmt.Errorf("unexpected deparse %q", full)
+	}
+	return strings.TrimSuffix(full, bare), from, nil
 }

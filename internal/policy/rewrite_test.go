@@ -14,11 +14,19 @@ func TestRewriteAggregation(t *testing.T) {
 		name, sql, want string
 	}{
 		{"plain", "SELECT district, count(*) FROM social_insurance GROUP BY district",
-			`SELECT district, count(*), count(DISTINCT social_insurance.person_id) AS __gs_units_0 FROM social_insurance GROUP BY district HAVING count(DISTINCT social_insurance.person_id) >= 10`},
-		{"having kept", "SELECT district, count(*) FROM enterprise GROUP BY district HAVING count(*) > 3",
-			`SELECT district, count(*), count(DISTINCT enterprise.credit_code) AS __gs_units_0 FROM enterprise GROUP BY district HAVING count(*) > 3 AND count(DISTINCT enterprise.credit_code) >= 5`},
+			`count(DISTINCT "social_insurance"."person_id") >= 10 AS __gs_pass`},
+		{"having over released values", "SELECT district, count(*) FROM enterprise GROUP BY district HAVING count(*) > 3",
+			`WHERE __gs_pass AND NOT ((__gs_wu0 > 0 AND __gs_wu0 + __gs_wb0 < 5)) AND (__gs_rp.__gs_a0 > 3)`},
 		{"subquery exports the unit", "SELECT s.district, sum(s.amount) FROM (SELECT district, amount FROM social_insurance) s GROUP BY s.district",
-			`SELECT s.district, sum(s.amount), count(DISTINCT s.__gs_u1) AS __gs_units_0 FROM (SELECT district, amount, social_insurance.person_id AS __gs_u1 FROM social_insurance) s GROUP BY s.district HAVING count(DISTINCT s.__gs_u1) >= 10`},
+			`FROM (SELECT district, amount, social_insurance.person_id AS __gs_u1 FROM social_insurance) s GROUP BY s.district`},
+		{"subquery condition lifted and counted", "SELECT s.district, count(*) FROM (SELECT district FROM social_insurance WHERE gender = 'F') s GROUP BY s.district",
+			`(SELECT district, gender = 'F' IS TRUE AS __gs_w1, social_insurance.person_id AS __gs_u1 FROM social_insurance) s`},
+		{"complement of each term", "SELECT district, count(*) FROM social_insurance WHERE gender = 'F' AND birth_year > 1980 GROUP BY district",
+			`count(DISTINCT "social_insurance"."person_id") FILTER (WHERE (gender = 'F') IS TRUE AND (birth_year > 1980) IS NOT TRUE) = 0 OR`},
+		{"per-number threshold of a FILTER", "SELECT district, sum(amount) FILTER (WHERE gender = 'F') FROM social_insurance GROUP BY district",
+			`CASE WHEN count(DISTINCT "social_insurance"."person_id") FILTER (WHERE (social_insurance.gender = 'F') IS TRUE AND (social_insurance.amount) IS NOT NULL) >= 10`},
+		{"inner join ON term lifted", "SELECT t.grade, count(*) FROM enterprise e JOIN tax_grade t ON e.credit_code = t.credit_code AND t.year = 2024 GROUP BY t.grade",
+			`FROM enterprise e JOIN tax_grade t ON e.credit_code = t.credit_code GROUP BY t.grade`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -26,8 +34,8 @@ func TestRewriteAggregation(t *testing.T) {
 			if !d.Allowed {
 				t.Fatalf("refused: %s %s", d.Code, d.Message)
 			}
-			if p.SQL != c.want {
-				t.Errorf("rewrite\n got %s\nwant %s", p.SQL, c.want)
+			if !strings.Contains(p.SQL, c.want) {
+				t.Errorf("rewrite\n got %s\nlacks %s", p.SQL, c.want)
 			}
 			if err := verifyPlan(p, cat); err != nil {
 				t.Error(err)
@@ -43,8 +51,10 @@ func TestStrictestKWins(t *testing.T) {
 	if !d.Allowed || d.K != 10 || len(p.UnitCounts) != 2 {
 		t.Fatalf("K=%d units=%v allowed=%v %s", d.K, p.UnitCounts, d.Allowed, d.Code)
 	}
-	if got := strings.Count(p.SQL, ">= 10"); got != 2 {
-		t.Errorf("%d thresholds at 10 in %s", got, p.SQL)
+	for _, want := range []string{`count(DISTINCT "si"."person_id") >= 10`, `count(DISTINCT "t"."credit_code") >= 10`} {
+		if !strings.Contains(p.SQL, want) {
+			t.Errorf("no threshold %s in %s", want, p.SQL)
+		}
 	}
 	if strings.Join(d.Resources, ",") != "JX-HRSS-0001,JX-TAX-0003" {
 		t.Errorf("resources %v", d.Resources)
@@ -152,15 +162,15 @@ func TestRewriteFastPlan(t *testing.T) {
 		rows      int64
 	}{
 		{"plain", "SELECT district, count(*) FROM social_insurance GROUP BY district",
-			`SELECT district, count(*), count(*) AS __gs_units_0 FROM social_insurance GROUP BY district HAVING count(*) >= 10`, 3 + 9*6 + 1},
+			`count(*) >= 58 AS __gs_pass`, 3 + 9*6 + 1},
 		{"filter and having kept", "SELECT district, count(*) FROM enterprise WHERE status = 'open' GROUP BY district HAVING count(*) > 3",
-			`SELECT district, count(*), count(*) AS __gs_units_0 FROM enterprise WHERE status = 'open' GROUP BY district HAVING count(*) > 3 AND count(*) >= 5`, 5},
+			`count(*) FILTER (WHERE (status = 'open') IS NOT TRUE) >= 5)`, 5},
 		{"alias", "SELECT si.district, sum(si.amount) FROM social_insurance si GROUP BY si.district",
-			`SELECT si.district, sum(si.amount), count(*) AS __gs_units_0 FROM social_insurance si GROUP BY si.district HAVING count(*) >= 10`, 58},
+			`CASE WHEN count(*) FILTER (WHERE (si.amount) IS NOT NULL) >= 58 THEN sum(si.amount) END`, 58},
 		{"no statistics", "SELECT grade, count(*) FROM tax_grade GROUP BY grade", "", 0},
 		{"join", "SELECT e.district, count(*) FROM enterprise e JOIN tax_grade t ON e.credit_code = t.credit_code GROUP BY e.district", "", 0},
 		{"subquery in FROM", "SELECT s.district, count(*) FROM (SELECT district FROM enterprise) s GROUP BY s.district", "", 0},
-		{"CTE named like the table", "WITH enterprise AS (SELECT e.district, e.credit_code FROM enterprise e JOIN tax_grade t ON e.credit_code = t.credit_code) SELECT district, count(*) FROM enterprise GROUP BY district", "", 0},
+		{"CTE", "WITH ent AS (SELECT e.district, e.credit_code FROM enterprise e JOIN tax_grade t ON e.credit_code = t.credit_code) SELECT district, count(*) FROM ent GROUP BY district", "", 0},
 		{"offset", "SELECT district, count(*) FROM enterprise GROUP BY district ORDER BY 2 DESC LIMIT 5 OFFSET 5", "", 0},
 		{"distinct", "SELECT DISTINCT count(*) FROM enterprise GROUP BY district", "", 0},
 	}
@@ -176,8 +186,8 @@ func TestRewriteFastPlan(t *testing.T) {
 			case c.want == "":
 			case p.Fast == nil:
 				t.Fatalf("no fast plan")
-			case p.Fast.SQL != c.want || p.Fast.Rows != c.rows:
-				t.Errorf("fast plan\n got %s (%d rows)\nwant %s (%d rows)", p.Fast.SQL, p.Fast.Rows, c.want, c.rows)
+			case !strings.Contains(p.Fast.SQL, c.want) || p.Fast.Rows != c.rows:
+				t.Errorf("fast plan\n got %s (%d rows)\nlacks %s (%d rows)", p.Fast.SQL, p.Fast.Rows, c.want, c.rows)
 			}
 			if err := verifyPlan(p, cat); err != nil {
 				t.Error(err)
@@ -194,24 +204,30 @@ func TestFastPlanSettle(t *testing.T) {
 		t.Fatalf("no fast plan: %s", d.Code)
 	}
 	// 58 rows: at least (58-3)/6 → 10 persons. 57 rows could be 9.
-	settled := [][]any{{"360102", int64(100), int64(100)}, {"360103", int64(58), int64(58)}}
+	settled := [][]any{{"360102", int64(100), int64(100), int64(0)}, {"360103", int64(58), int64(58), int64(0)}}
 	if !p.Fast.Settle(p, settled) {
 		t.Fatal("groups of 58 and 100 rows not settled")
 	}
 	if settled[0][2] != int64(17) || settled[1][2] != int64(10) {
 		t.Errorf("lower bounds %v and %v, want 17 and 10", settled[0][2], settled[1][2])
 	}
-	if _, od := CheckOutput(p, []string{"district", "count", "__gs_units_0"}, settled); !od.Allowed {
+	if _, od := CheckOutput(p, []string{"district", "count", "__gs_units_0", "__gs_unsettled"}, settled); !od.Allowed {
 		t.Errorf("settled rows refused by the output check: %s", od.Code)
 	}
-	open := [][]any{{"360102", int64(100), int64(100)}, {"360104", int64(57), int64(57)}}
+	open := [][]any{{"360102", int64(100), int64(100), int64(0)}, {"360104", int64(57), int64(57), int64(0)}}
 	if p.Fast.Settle(p, open) {
 		t.Fatal("a group of 57 rows settled")
+	}
+	if p.Fast.Settle(p, [][]any{{"360102", int64(100), int64(100), int64(1)}}) {
+		t.Fatal("a result with an unsettled group elsewhere settled")
+	}
+	if p.Fast.Settle(p, nil) {
+		t.Fatal("an empty result settled")
 	}
 	if open[0][2] != int64(100) {
 		t.Error("an unsettled result was changed")
 	}
-	if p.Fast.Settle(p, [][]any{{"360102", int64(100), "many"}}) {
+	if p.Fast.Settle(p, [][]any{{"360102", int64(100), "many", int64(0)}}) {
 		t.Error("a non-integer row count settled")
 	}
 }

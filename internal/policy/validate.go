@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	pg "github.com/pganalyze/pg_query_go/v6"
 )
@@ -44,6 +45,9 @@ func analyze(sql string, cat Catalog) (*analysis, Decision) {
 	if len(sql) > limits.MaxLength {
 		return nil, refuse(CodeTooLong, -1, fmt.Sprintf("query length %d above %d bytes", len(sql), limits.MaxLength),
 			"max", strconv.Itoa(limits.MaxLength)).decision()
+	}
+	if r := controlCheck(sql); r != nil {
+		return nil, r.decision()
 	}
 	if r := scanCheck(sql, limits); r != nil {
 		return nil, r.decision()
@@ -140,6 +144,13 @@ func scanCheck(sql string, limits Limits) *refusal {
 	depth, maxDepth := 0, 0
 	for _, t := range sr.Tokens {
 		switch t.Token {
+		case pg.Token_IDENT:
+			// The rewrite's own names start with __gs; a query that used
+			// one could bind what the rewrite adds (a unit, a flag).
+			name := strings.Trim(sql[t.Start:t.End], `"`)
+			if len(name) >= 4 && strings.EqualFold(name[:4], "__gs") {
+				return refuse(CodeReservedName, t.Start, "reserved name "+name, "name", name)
+			}
 		case pg.Token_SQL_COMMENT, pg.Token_C_COMMENT:
 			return refuse(CodeComment, t.Start, "comment in the query")
 		case pg.Token_ASCII_40, pg.Token_ASCII_91:
@@ -152,6 +163,30 @@ func scanCheck(sql string, limits Limits) *refusal {
 	if maxDepth > limits.MaxDepth {
 		return refuse(CodeTooDeep, -1, fmt.Sprintf("parentheses nested %d deep, above %d", maxDepth, limits.MaxDepth),
 			"max", strconv.Itoa(limits.MaxDepth))
+	}
+	return nil
+}
+
+// controlCheck refuses text that the parser, the engine and the audit log
+// could each read differently: invalid UTF-8, NUL (which C strings end
+// at, so what is checked and what is stored would differ) and other
+// control characters. Tab, line feed and carriage return are layout.
+func controlCheck(sql string) *refusal {
+	if !utf8.ValidString(sql) {
+		i := 0
+		for i < len(sql) {
+			r, n := utf8.DecodeRuneInString(sql[i:])
+			if r == utf8.RuneError && n <= 1 {
+				break
+			}
+			i += n
+		}
+		return refuse(CodeControlChar, int32(i), "invalid UTF-8", "offset", strconv.Itoa(i))
+	}
+	for i, r := range sql {
+		if (r < 0x20 && r != '\t' && r != '\n' && r != '\r') || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == 0x2028 || r == 0x2029 {
+			return refuse(CodeControlChar, int32(i), fmt.Sprintf("control character U+%04X", r), "offset", strconv.Itoa(i))
+		}
 	}
 	return nil
 }

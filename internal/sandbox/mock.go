@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -14,7 +13,6 @@ import (
 	"github.com/gongshu/gongshu/internal/engine"
 	"github.com/gongshu/gongshu/internal/identity"
 	"github.com/gongshu/gongshu/internal/pii"
-	"github.com/gongshu/gongshu/internal/policy"
 	"github.com/gongshu/gongshu/internal/supply"
 	pg "github.com/pganalyze/pg_query_go/v6"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -277,66 +275,3 @@ func fakeName(rng *rand.Rand) string {
 	return string(out)
 }
 
-// smallGroups runs the plan without its k threshold, inside the domain,
-// and counts the output groups below k: the probe's rows never leave.
-func (s *Service) smallGroups(ctx context.Context, p policy.Plan, relations []string) (int, error) {
-	tree, err := pg.Parse(p.SQL)
-	if err != nil {
-		return 0, fmt.Errorf("fusion probe: %w", err)
-	}
-	stmt := tree.Stmts[0].Stmt.GetSelectStmt()
-	var keep []*pg.Node
-	for _, c := range conjuncts(stmt.HavingClause) {
-		if !isThreshold(c, p.K) {
-			keep = append(keep, c)
-		}
-	}
-	switch len(keep) {
-	case 0:
-		stmt.HavingClause = nil
-	case 1:
-		stmt.HavingClause = keep[0]
-	default:
-		stmt.HavingClause = pg.MakeBoolExprNode(pg.BoolExprType_AND_EXPR, keep, -1)
-	}
-	inner, err := pg.Deparse(tree)
-	if err != nil {
-		return 0, fmt.Errorf("fusion probe: %w", err)
-	}
-	var conds []string
-	for i := range p.UnitCounts {
-		conds = append(conds, fmt.Sprintf(`"__gs_units_%d" < %d`, i, p.K))
-	}
-	sort.Strings(conds)
-	res, err := s.runner.Run(ctx, "SELECT count(*) FROM ("+inner+`) AS "__gs_probe" WHERE `+strings.Join(conds, " OR "), relations, s.opt.Limits)
-	if err != nil {
-		return 0, err
-	}
-	n, _ := toInt(res.Rows[0][0])
-	return int(n), nil
-}
-
-func conjuncts(n *pg.Node) []*pg.Node {
-	if n == nil {
-		return nil
-	}
-	if b := n.GetBoolExpr(); b != nil && b.Boolop == pg.BoolExprType_AND_EXPR {
-		var out []*pg.Node
-		for _, a := range b.Args {
-			out = append(out, conjuncts(a)...)
-		}
-		return out
-	}
-	return []*pg.Node{n}
-}
-
-// isThreshold recognises the rewrite's count(DISTINCT unit) >= k.
-func isThreshold(n *pg.Node, k int) bool {
-	ae := n.GetAExpr()
-	if ae == nil || len(ae.Name) != 1 || ae.Name[0].GetString_().GetSval() != ">=" {
-		return false
-	}
-	fc := ae.Lexpr.GetFuncCall()
-	iv := ae.Rexpr.GetAConst().GetIval()
-	return fc != nil && fc.AggDistinct && iv != nil && int(iv.Ival) == k
-}

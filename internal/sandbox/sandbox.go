@@ -123,6 +123,7 @@ type Service struct {
 	// unitRows caches each relation's unit statistics (MeasureUnitRows).
 	unitMu   sync.Mutex
 	unitRows map[unitRowsKey]policy.UnitRows
+	colStats map[unitRowsKey]columnStats
 }
 
 // New returns the service. runner runs real queries in the domain, mock

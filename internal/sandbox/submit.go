@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"math/big"
 	"strconv"
 	"strings"
@@ -76,6 +77,9 @@ type Job struct {
 	agreementID, operatorOrgID, userID int64
 	epsMicros                          int64
 	halt                               string
+	// haltDetail is the figures behind a halt, for the agency's audit
+	// entry only.
+	haltDetail string
 	// threshold says how an aggregate's threshold was enforced: "rows"
 	// (settled by the unit statistics) or "distinct units".
 	threshold string
@@ -191,8 +195,10 @@ func (s *Service) Submit(ctx context.Context, p identity.Principal, workspaceID 
 	if err != nil {
 		job.Status, job.Reason = Refused, reasonOf(err)
 		if !apperr.IsCode(err, apperr.Forbidden) && !apperr.IsCode(err, apperr.Invalid) && apperr.CodeOf(err) != apperr.Conflict {
-			// A failure of the platform, not a decision: record it as such.
-			s.refund(ctx, &job, "failed")
+			// A failure of the platform, not a decision: record it as
+			// such. A reservation stays spent if the query reached the
+			// domain (runReal refunds only what never ran): whether a run
+			// fails must not be free to ask.
 			e := s.entry(p, &job)
 			e.Set("error", err.Error())
 			return Job{}, s.log.Refuse(ctx, e, err)
@@ -256,6 +262,20 @@ func (s *Service) runReal(ctx context.Context, p identity.Principal, w Workspace
 		depts[r.Department] = true
 		qi = qi || r.qi
 	}
+	// R15.6: a join of several departments' data whose output groups
+	// would be small means the fusion singles people out: development
+	// stops and the agency is told. It is decided from the query's shape
+	// and the versions' measured statistics, before anything runs, so
+	// that whether it fires says nothing about any row; the operator is
+	// told that it fired, the agency why.
+	if len(depts) > 1 && qi && plan.Analysis == policy.RuleAggregation && hasGroupColumn(plan) {
+		if risky, why, detail := s.fusionRisk(ctx, plan, touched); risky {
+			job.halt = fmt.Sprintf("query %s joins %d departments' resources %s", job.Fingerprint, len(depts), why)
+			job.haltDetail = detail
+			job.Status, job.Reason = Refused, reasonOf(apperr.New(apperr.Forbidden, KeyFusionRisk))
+			return nil
+		}
+	}
 	if plan.Noise != nil {
 		if err := s.reserve(ctx, job, plan.Noise.Epsilon); err != nil {
 			return err
@@ -271,9 +291,12 @@ func (s *Service) runReal(ctx context.Context, p identity.Principal, w Workspace
 	defer cancel()
 	res, byRows, err := runThreshold(wctx, s.runner, plan, relations, s.opt.Limits)
 	if err != nil {
-		s.refund(ctx, job, "not run")
+		// No refund: the query read protected data, and a failure that
+		// depends on a value (an error, a timeout) is itself an answer.
+		// It costs its ε like a released result (PRIVACY.md).
 		return s.runError(ctx, wctx, err)
 	}
+	finite(res.Rows)
 	if plan.Analysis == policy.RuleAggregation {
 		job.threshold = "distinct units"
 		if byRows {
@@ -284,20 +307,6 @@ func (s *Service) runReal(ctx context.Context, p identity.Principal, w Workspace
 	if plan.Noise != nil {
 		if rows, err = s.addNoise(plan, rows); err != nil {
 			return err
-		}
-	}
-	// R15.6: a join of several departments' data whose output groups are
-	// small in the un-thresholded result means the fusion singles people
-	// out: development stops and the agency is told.
-	if len(depts) > 1 && qi && plan.Analysis == policy.RuleAggregation && hasGroupColumn(plan) {
-		small, err := s.smallGroups(wctx, plan, relations)
-		if err != nil {
-			return s.runError(ctx, wctx, err)
-		}
-		if small > 0 {
-			job.halt = fmt.Sprintf("query %s joined %d departments' resources; %d output groups had fewer than %d units", job.Fingerprint, len(depts), small, plan.K)
-			job.Status, job.Reason = Refused, reasonOf(apperr.New(apperr.Forbidden, KeyFusionRisk, "groups", strconv.Itoa(small), "k", strconv.Itoa(plan.K)))
-			return nil
 		}
 	}
 	out, od := policy.CheckOutput(plan, res.Columns, rows)
@@ -327,7 +336,6 @@ func (s *Service) runReal(ctx context.Context, p identity.Principal, w Workspace
 		// Rows of data, even public ones, leave only after a person looked.
 		job.Status, job.Reason = Held, reasonOf(apperr.New(apperr.Invalid, "sandbox.held_list"))
 	}
-	_ = p
 	return nil
 }
 
@@ -348,6 +356,27 @@ func (s *Service) runError(ctx, wctx context.Context, err error) error {
 	// The engine's message may quote a value (a failed conversion names
 	// it): the operator is told that the query failed, not why.
 	return apperr.New(apperr.Invalid, KeyEngine).Wrap(err)
+}
+
+// finite replaces values the JSON of a result cannot carry (NaN and
+// infinities, which an overflowing expression can make for some rows
+// only) with NULL, so that they neither fail the response nor tell
+// which rows overflowed.
+func finite(rows [][]any) {
+	for _, r := range rows {
+		for i, v := range r {
+			switch x := v.(type) {
+			case float64:
+				if math.IsNaN(x) || math.IsInf(x, 0) {
+					r[i] = nil
+				}
+			case float32:
+				if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+					r[i] = nil
+				}
+			}
+		}
+	}
 }
 
 func hasGroupColumn(p policy.Plan) bool {
@@ -553,6 +582,7 @@ func (s *Service) record(ctx context.Context, p identity.Principal, j *Job) erro
 				ObjectID: strconv.FormatInt(j.WorkspaceID, 10), Outcome: audit.OK}
 			h.Set("job", id)
 			h.Set("reason", j.halt)
+			h.Set("detail", j.haltDetail)
 			h.Set("agreement", j.agreementID)
 			if _, err := s.log.Append(ctx, tx, h); err != nil {
 				return err

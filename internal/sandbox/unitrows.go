@@ -3,6 +3,7 @@ package sandbox
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/gongshu/gongshu/internal/engine"
 	"github.com/gongshu/gongshu/internal/policy"
@@ -89,4 +90,115 @@ func MeasureUnitRows(ctx context.Context, r *engine.Runner, relation, unit strin
 		return policy.UnitRows{}, fmt.Errorf("measure units of %s: not integers: %v", relation, res.Rows[0])
 	}
 	return policy.UnitRows{Max: mx, Null: null}, nil
+}
+
+// columnStats is what one data version's measurement says of its columns:
+// distinct non-NULL values per column, and distinct units.
+type columnStats struct {
+	units    int64
+	distinct map[string]int64
+}
+
+// statsOf returns the column statistics of a resource's version,
+// measuring them once (they never change: a version is immutable).
+func (s *Service) statsOf(ctx context.Context, r Resource) (columnStats, error) {
+	key := unitRowsKey{r.relation, r.Unit, r.rows}
+	s.unitMu.Lock()
+	cs, ok := s.colStats[key]
+	s.unitMu.Unlock()
+	if ok {
+		return cs, nil
+	}
+	var cols []string
+	for _, c := range r.table.Columns {
+		switch c.Role {
+		case policy.Group, policy.Visible, policy.Filter:
+			cols = append(cols, c.Name)
+		}
+	}
+	exprs := make([]string, 0, len(cols)+1)
+	unit := "0"
+	if r.Unit != "" {
+		unit = "count(DISTINCT " + engine.QuoteIdent(r.Unit) + ")"
+	}
+	exprs = append(exprs, "CAST("+unit+" AS BIGINT)")
+	for _, c := range cols {
+		exprs = append(exprs, "CAST(count(DISTINCT "+engine.QuoteIdent(c)+") AS BIGINT)")
+	}
+	res, err := s.runner.Run(ctx, "SELECT "+strings.Join(exprs, ", ")+" FROM "+engine.QuoteIdent(r.relation), []string{r.relation}, s.opt.Limits)
+	if err != nil {
+		return columnStats{}, fmt.Errorf("measure columns of %s: %w", r.relation, err)
+	}
+	if len(res.Rows) != 1 || len(res.Rows[0]) != len(exprs) {
+		return columnStats{}, fmt.Errorf("measure columns of %s: unexpected result shape", r.relation)
+	}
+	cs = columnStats{distinct: map[string]int64{}}
+	cs.units, _ = toInt(res.Rows[0][0])
+	for i, c := range cols {
+		cs.distinct[c], _ = toInt(res.Rows[0][i+1])
+	}
+	s.unitMu.Lock()
+	if s.colStats == nil {
+		s.colStats = map[unitRowsKey]columnStats{}
+	}
+	s.colStats[key] = cs
+	s.unitMu.Unlock()
+	return cs, nil
+}
+
+// fusionFactor: a fusion is risky when the measured statistics give fewer
+// than fusionFactor·k units a group on average; groups are rarely even.
+const fusionFactor = 2
+
+// fusionRisk decides R15.6 from the query's group keys and the measured
+// statistics of the versions it reads, never from its result: the
+// product of the keys' distinct values bounds the groups, and the fewest
+// units of any unit-keyed resource spread over them. why is for the
+// operator (no figure); the figures go to the agency's audit entry.
+func (s *Service) fusionRisk(ctx context.Context, p policy.Plan, touched []Resource) (bool, string, string) {
+	byName := map[string]Resource{}
+	for _, r := range touched {
+		byName[r.Table] = r
+	}
+	groups := 1.0
+	units := int64(-1)
+	for _, r := range touched {
+		if r.Unit == "" {
+			continue
+		}
+		cs, err := s.statsOf(ctx, r)
+		if err != nil {
+			// Unmeasured: the fusion is treated as risky, not as safe.
+			return true, "the statistics of " + r.Code + " could not be measured", err.Error()
+		}
+		if units < 0 || cs.units < units {
+			units = cs.units
+		}
+	}
+	if units < 0 {
+		return false, "", ""
+	}
+	for _, g := range p.GroupColumns {
+		table, col, _ := strings.Cut(g, ".")
+		r, ok := byName[table]
+		if !ok {
+			return true, "a group key of unknown origin", g
+		}
+		cs, err := s.statsOf(ctx, r)
+		if err != nil {
+			return true, "the statistics of " + r.Code + " could not be measured", err.Error()
+		}
+		d, ok := cs.distinct[col]
+		if !ok || d <= 0 {
+			d = max(r.rows, 1)
+		}
+		groups *= float64(d)
+	}
+	perGroup := float64(units) / groups
+	detail := fmt.Sprintf("group keys %s: %.0f groups at most, %d units, %.1f units a group expected, below %d·k = %d",
+		strings.Join(p.GroupColumns, ", "), groups, units, perGroup, fusionFactor, fusionFactor*p.K)
+	if perGroup < float64(fusionFactor*p.K) {
+		return true, "grouped by " + strings.Join(p.GroupColumns, ", ") + ", which the versions' statistics put below the fusion threshold", detail
+	}
+	return false, "", detail
 }
