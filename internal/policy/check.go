@@ -68,6 +68,12 @@ type capab struct {
 	// released: a value of an aggregate subquery, already thresholded;
 	// anything computed from released values only is post-processing.
 	released bool
+	// text: known to hold text (a text column, a string literal, a text
+	// function); casting it to another type can fail row by row.
+	text bool
+	// cond: chosen row by row by a condition (CASE, COALESCE, NULLIF,
+	// GREATEST, LEAST); computing with it could fail for some rows only.
+	cond bool
 }
 
 func constCap() capab { return capab{perm: pAll, aggs: aggAll, constant: true} }
@@ -727,7 +733,8 @@ func (a *analyzer) rangeVar(rv *pg.RangeVar, sc *scope) *refusal {
 	for _, col := range t.Columns {
 		o := &origin{table: t.Name, column: col.Name, role: col.Role, aggs: columnAggs(col)}
 		c := capab{perm: rolePerm(col.Role), aggs: o.aggs, origins: []*origin{o},
-			ident: col.Identifier || col.Name == t.Unit, names: col.PersonNames, prot: col.Role == Aggregate}
+			ident: col.Identifier || col.Name == t.Unit, names: col.PersonNames, prot: col.Role == Aggregate,
+			text: isTextType(col.Type)}
 		if col.Name == t.Unit && t.Rule.Kind != RuleList {
 			c.unit = true
 			c.ident = true

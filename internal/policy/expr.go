@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	pg "github.com/pganalyze/pg_query_go/v6"
@@ -19,7 +20,9 @@ func (a *analyzer) expr(n *pg.Node, sc *scope, ctx exprCtx, depth int) (capab, *
 	d := depth + 1
 	switch {
 	case n.GetAConst() != nil:
-		return constCap(), nil
+		c := constCap()
+		c.text = n.GetAConst().GetSval() != nil
+		return c, nil
 	case n.GetColumnRef() != nil:
 		return a.resolve(n.GetColumnRef(), sc)
 	case n.GetFuncCall() != nil:
@@ -37,9 +40,13 @@ func (a *analyzer) expr(n *pg.Node, sc *scope, ctx exprCtx, depth int) (capab, *
 		c.derived = c.derived || !c.constant
 		return c, r
 	case n.GetCoalesceExpr() != nil:
-		return a.list(n.GetCoalesceExpr().Args, sc, ctx, d)
+		c, r := a.list(n.GetCoalesceExpr().Args, sc, ctx, d)
+		c.cond = true
+		return c, r
 	case n.GetMinMaxExpr() != nil:
-		return a.list(n.GetMinMaxExpr().Args, sc, ctx, d)
+		c, r := a.list(n.GetMinMaxExpr().Args, sc, ctx, d)
+		c.cond = true
+		return c, r
 	case n.GetCaseExpr() != nil:
 		ce := n.GetCaseExpr()
 		c, r := a.expr(ce.Arg, sc, ctx, d)
@@ -69,7 +76,9 @@ func (a *analyzer) expr(n *pg.Node, sc *scope, ctx exprCtx, depth int) (capab, *
 		if r != nil {
 			return c, r
 		}
-		return c.and(def), nil
+		c = c.and(def)
+		c.cond = true
+		return c, nil
 	case n.GetTypeCast() != nil:
 		tc := n.GetTypeCast()
 		name := typeName(tc.TypeName)
@@ -77,12 +86,21 @@ func (a *analyzer) expr(n *pg.Node, sc *scope, ctx exprCtx, depth int) (capab, *
 			return capab{}, refuse(CodeCastNotAllowed, tc.Location, "cast to "+name, "type", name)
 		}
 		c, r := a.expr(tc.Arg, sc, ctx, d)
+		if r != nil {
+			return c, r
+		}
+		// Text becomes a number or a date only if every value parses:
+		// a failure would tell that some row does not.
+		if c.text && !c.constant && !c.released && !textCastTypes[name] {
+			return capab{}, refuse(CodeFailingExpr, tc.Location, "cast of text to "+name, "what", "CAST(text AS "+name+")")
+		}
 		// A numeric cast of a number keeps its value; any other cast
 		// computes a new one.
 		if !numericCastTypes[name] {
 			c.derived = c.derived || !c.constant
 		}
-		return c, r
+		c.text = textCastTypes[name]
+		return c, nil
 	case n.GetSqlvalueFunction() != nil:
 		switch n.GetSqlvalueFunction().Op {
 		case pg.SQLValueFunctionOp_SVFOP_CURRENT_DATE, pg.SQLValueFunctionOp_SVFOP_CURRENT_TIMESTAMP,
@@ -172,7 +190,84 @@ func (a *analyzer) aExpr(ae *pg.A_Expr, sc *scope, ctx exprCtx, depth int) (capa
 			return rc, a.singlingOut(rc, ae.Location)
 		}
 	}
-	return l.and(rc), nil
+	out := l.and(rc)
+	if ae.Kind == pg.A_Expr_Kind_AEXPR_OP && arithmeticOps[op] && op != "||" {
+		if r := a.safeArithmetic(ae, op, l, rc); r != nil {
+			return capab{}, r
+		}
+	}
+	out.text = op == "||"
+	if ae.Kind == pg.A_Expr_Kind_AEXPR_NULLIF {
+		out.cond = true
+	}
+	return out, nil
+}
+
+// maxRowLiteral bounds a literal in arithmetic over rows: with values of
+// ordinary size, no product or sum reaches the integer limits.
+const maxRowLiteral = 1_000_000_000
+
+// safeArithmetic keeps arithmetic over rows from failing on some values
+// only (R15.2: no failure oracle). A division or remainder by zero gives
+// NULL instead of an error (the divisor is wrapped in NULLIF); an operand
+// chosen by a condition, or a very large literal, could overflow for the
+// rows a condition picks, and is refused. Arithmetic over released
+// aggregates is post-processing and free.
+func (a *analyzer) safeArithmetic(ae *pg.A_Expr, op string, l, r capab) *refusal {
+	if (l.agg || l.released || l.constant) && (r.agg || r.released || r.constant) {
+		return nil
+	}
+	if l.cond || r.cond {
+		return refuse(CodeFailingExpr, ae.Location, "arithmetic on a conditional value", "what", "CASE/COALESCE "+op+" …")
+	}
+	for _, n := range []*pg.Node{ae.Lexpr, ae.Rexpr} {
+		if big := bigLiteral(n); big != "" {
+			return refuse(CodeFailingExpr, ae.Location, "large literal in arithmetic", "what", op+" "+big)
+		}
+	}
+	if (op == "/" || op == "%") && ae.Rexpr != nil && !r.constant {
+		ae.Rexpr = nullIfZero(ae.Rexpr)
+	}
+	if (op == "/" || op == "%") && r.constant && isZero(ae.Rexpr) {
+		return refuse(CodeFailingExpr, ae.Location, "division by the literal zero", "what", op+" 0")
+	}
+	return nil
+}
+
+func nullIfZero(n *pg.Node) *pg.Node {
+	return &pg.Node{Node: &pg.Node_AExpr{AExpr: &pg.A_Expr{Kind: pg.A_Expr_Kind_AEXPR_NULLIF,
+		Name: []*pg.Node{pg.MakeStrNode("=")}, Lexpr: n, Rexpr: pg.MakeAConstIntNode(0, -1), Location: -1}}}
+}
+
+func bigLiteral(n *pg.Node) string {
+	ac := n.GetAConst()
+	if ac == nil {
+		return ""
+	}
+	if iv := ac.GetIval(); iv != nil && (iv.Ival > maxRowLiteral || iv.Ival < -maxRowLiteral) {
+		return strconv.Itoa(int(iv.Ival))
+	}
+	if fv := ac.GetFval(); fv != nil {
+		if f, err := strconv.ParseFloat(fv.Fval, 64); err != nil || f > maxRowLiteral || f < -maxRowLiteral {
+			return fv.Fval
+		}
+	}
+	return ""
+}
+
+func isZero(n *pg.Node) bool {
+	ac := n.GetAConst()
+	if ac == nil {
+		return false
+	}
+	if iv := ac.GetIval(); iv != nil {
+		return iv.Ival == 0
+	}
+	if fv := ac.GetFval(); fv != nil {
+		f, err := strconv.ParseFloat(fv.Fval, 64)
+		return err == nil && f == 0
+	}
+	return ac.GetIval() == nil && ac.GetFval() == nil && ac.GetSval() == nil && ac.GetBoolval() == nil && !ac.Isnull
 }
 
 func (a *analyzer) funcCall(fc *pg.FuncCall, sc *scope, ctx exprCtx, depth int) (capab, *refusal) {
@@ -196,8 +291,15 @@ func (a *analyzer) funcCall(fc *pg.FuncCall, sc *scope, ctx exprCtx, depth int) 
 			return capab{}, refuse(CodeUnsupported, fc.Location, "aggregate syntax on "+name, "detail", name)
 		}
 		c, r := a.list(fc.Args, sc, ctx, depth)
+		if r != nil {
+			return c, r
+		}
+		if r := a.safeFunction(fc, name, c); r != nil {
+			return capab{}, r
+		}
 		c.derived = c.derived || !c.constant
-		return c, r
+		c.text = textFunctions[name]
+		return c, nil
 	}
 	// An aggregate.
 	if ctx.inAgg {
@@ -339,6 +441,54 @@ func (a *analyzer) protectedRefusal(c capab, fc *pg.FuncCall, at *pg.Node) *refu
 	}
 	return refuse(CodeProtectedExpr, locOf(at), "protected column "+col+" computed with inside "+funcName(fc),
 		"column", col, "aggregates", aggNames(aggs))
+}
+
+// safeFunction keeps scalar functions over rows from failing on some
+// values only: ln and sqrt of a value outside their domain give NULL (the
+// argument is guarded by a CASE), mod by zero gives NULL, and positions
+// and lengths of text functions must be small literals (a negative or
+// huge length fails, or fills memory, depending on the row).
+func (a *analyzer) safeFunction(fc *pg.FuncCall, name string, c capab) *refusal {
+	if c.agg || c.released || c.constant {
+		return nil
+	}
+	switch name {
+	case "ln", "sqrt":
+		if len(fc.Args) == 1 {
+			op := ">"
+			if name == "sqrt" {
+				op = ">="
+			}
+			arg := fc.Args[0]
+			cond := pg.MakeAExprNode(pg.A_Expr_Kind_AEXPR_OP, []*pg.Node{pg.MakeStrNode(op)}, cloneNode(arg), pg.MakeAConstIntNode(0, -1), -1)
+			fc.Args[0] = &pg.Node{Node: &pg.Node_CaseExpr{CaseExpr: &pg.CaseExpr{Location: -1,
+				Args: []*pg.Node{{Node: &pg.Node_CaseWhen{CaseWhen: &pg.CaseWhen{Expr: cond, Result: arg, Location: -1}}}}}}}
+		}
+	case "mod":
+		if len(fc.Args) == 2 && fc.Args[1].GetAConst() == nil {
+			fc.Args[1] = nullIfZero(fc.Args[1])
+		}
+	case "substr", "substring", "left", "right", "lpad", "rpad", "strpos", "position", "round", "trunc", "date_trunc", "date_part":
+		for i, arg := range fc.Args {
+			if i == 0 && name != "date_trunc" && name != "date_part" {
+				continue
+			}
+			if (name == "date_trunc" || name == "date_part") && i > 0 {
+				continue
+			}
+			if name == "strpos" || name == "position" {
+				break
+			}
+			ac := arg.GetAConst()
+			if ac == nil {
+				return refuse(CodeFailingExpr, fc.Location, name+" with a computed argument", "what", name+"(…, <expression>)")
+			}
+			if iv := ac.GetIval(); iv != nil && (iv.Ival < -1000 || iv.Ival > 1000) {
+				return refuse(CodeFailingExpr, fc.Location, name+" with a large literal", "what", name+"(…, "+strconv.Itoa(int(iv.Ival))+")")
+			}
+		}
+	}
+	return nil
 }
 
 func firstLacking(origins []*origin, bit aggset) string {

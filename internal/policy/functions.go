@@ -12,7 +12,7 @@ import "strings"
 var scalarFunctions = map[string]bool{
 	// numbers
 	"abs": true, "round": true, "floor": true, "ceil": true, "ceiling": true, "sign": true,
-	"sqrt": true, "power": true, "mod": true, "ln": true, "exp": true, "trunc": true,
+	"sqrt": true, "mod": true, "ln": true, "trunc": true,
 	// text
 	"lower": true, "upper": true, "length": true, "char_length": true, "character_length": true,
 	"substr": true, "substring": true, "btrim": true, "ltrim": true, "rtrim": true, "trim": true,
@@ -104,6 +104,14 @@ var allowedCastTypes = map[string]bool{
 	"double": true, "text": true, "varchar": true, "bpchar": true, "char": true, "date": true,
 	"timestamp": true, "timestamptz": true, "bool": true, "boolean": true,
 }
+
+// textFunctions return text.
+var textFunctions = map[string]bool{"lower": true, "upper": true, "substr": true, "substring": true, "btrim": true,
+	"ltrim": true, "rtrim": true, "trim": true, "replace": true, "concat": true, "left": true, "right": true,
+	"lpad": true, "rpad": true}
+
+// textCastTypes hold text: a cast to one of them never fails.
+var textCastTypes = map[string]bool{"text": true, "varchar": true, "bpchar": true, "char": true}
 
 // numericCastTypes are the casts that keep a number's value (up to
 // rounding): a protected value cast to one of them is still itself.

@@ -103,6 +103,17 @@ type Column struct {
 	// Lower and Upper clamp one unit's contribution to a SUM or AVG of this
 	// column under DP; required for those aggregates there.
 	Lower, Upper int64
+	// Type is the engine's type of the column (VARCHAR, BIGINT, DATE …),
+	// when known: a text column may not be cast to another type, since
+	// the cast could fail for some values only.
+	Type string
+}
+
+// isTextType reports whether an engine type name holds text.
+func isTextType(t string) bool {
+	t = strings.ToUpper(t)
+	return strings.HasPrefix(t, "VARCHAR") || t == "TEXT" || t == "STRING" || strings.HasPrefix(t, "CHAR") ||
+		strings.HasPrefix(t, "CHARACTER") || t == "BPCHAR"
 }
 
 // Table is one table the operator may use, with its policy.
@@ -284,6 +295,7 @@ const (
 	CodeJoinKey            Code = "join_key"
 	CodeOuterJoinFilter    Code = "outer_join_condition"
 	CodeMixedRelease       Code = "mixed_release"
+	CodeFailingExpr        Code = "failing_expression"
 	// Output check codes.
 	CodeSmallGroup  Code = "small_group"
 	CodeIdentifier  Code = "identifier_in_output"
@@ -302,7 +314,7 @@ func Codes() []Code {
 		CodeSubqueryExpression, CodeJoinCondition, CodeJoinUsing, CodeGroupingSets, CodeRecursiveCTE,
 		CodeUnsupported, CodeDPUnsupported, CodeRuleMismatch, CodeBadCatalog, CodeControlChar,
 		CodeReservedName, CodeShadowedName, CodeProtectedExpr, CodeJoinKey, CodeOuterJoinFilter,
-		CodeMixedRelease, CodeSmallGroup,
+		CodeMixedRelease, CodeFailingExpr, CodeSmallGroup,
 		CodeIdentifier, CodeRowCap, CodeOutputShape}
 }
 
@@ -402,6 +414,7 @@ var messages = map[Code]string{
 	CodeJoinKey:            "Join keys must be columns of the workspace's tables, unchanged; a literal or computed value as a join key would single out a person or enterprise.",
 	CodeOuterJoinFilter:    "Conditions on the optional side of an outer join are not supported; put the condition in the WHERE clause of the main query, or use an inner JOIN.",
 	CodeMixedRelease:       "An outer query may combine aggregate subqueries, or read tables, but not both; aggregate the table in a subquery first.",
+	CodeFailingExpr:        "{what} could fail for some rows and not for others, and whether a query fails must not depend on the data; rewrite the query without it (literals in arithmetic below one billion, positions and lengths as literals between -1000 and 1000, no arithmetic on CASE, no cast of text to other types).",
 	CodeSmallGroup:         "A result group covers fewer than {k} distinct units and was withheld.",
 	CodeIdentifier:         "The result contains what looks like a {kind} in column {column}; it was withheld.",
 	CodeRowCap:             "The result has more than {max} rows.",

@@ -79,3 +79,41 @@ func TestMessagesMatchCatalogs(t *testing.T) {
 		}
 	}
 }
+
+// R15.2: text the parser, the engine and the log could read differently is
+// refused before parsing, with the offset of the offending byte.
+func TestControlCharacters(t *testing.T) {
+	cat := testCatalog()
+	for _, sql := range []string{
+		"SELECT district, count(*) FROM social_insurance GROUP BY district\x00; SELECT 1",
+		"SELECT district, count(*) FROM social_insurance WHERE district = '3601\x0002' GROUP BY district",
+		"SELECT district, count(*) FROM social_insurance\x1b GROUP BY district",
+		"SELECT district, count(*) FROM social_insurance WHERE district = '\xff' GROUP BY district",
+		"SELECT district, count(*) FROM social_insurance\u2028GROUP BY district",
+	} {
+		d := Validate(sql, cat)
+		if d.Allowed || d.Code != CodeControlChar || d.Args["offset"] == "" || strings.Contains(d.Message, "{") {
+			t.Errorf("%q: %s %q", sql, d.Code, d.Message)
+		}
+	}
+	if d := Validate("SELECT district,\tcount(*)\r\nFROM social_insurance\nGROUP BY district", cat); !d.Allowed {
+		t.Errorf("tabs and line breaks refused: %s", d.Code)
+	}
+}
+
+// R15.2: a division by a value that is zero for some rows gives NULL, not
+// an error that would tell those rows exist; ln and sqrt are guarded alike.
+func TestFailingExpressionsGuarded(t *testing.T) {
+	cat := testCatalog()
+	for sql, want := range map[string]string{
+		"SELECT district, count(*) FROM social_insurance WHERE 100 / (birth_year - 1980) > 1 GROUP BY district":          "NULLIF(birth_year - 1980, 0)",
+		"SELECT district, count(*) FROM social_insurance WHERE ln(birth_year - 1980) > 1 GROUP BY district":              "ln(CASE WHEN (birth_year - 1980) > 0 THEN birth_year - 1980 END)",
+		"SELECT district, count(*) FROM social_insurance WHERE sqrt(birth_year - 1980) > 1 GROUP BY district":            "sqrt(CASE WHEN (birth_year - 1980) >= 0 THEN birth_year - 1980 END)",
+		"SELECT district, count(*) FROM social_insurance WHERE mod(birth_year, birth_year - 1980) = 1 GROUP BY district": "mod(birth_year, NULLIF(birth_year - 1980, 0))",
+	} {
+		p, d := Rewrite(sql, cat, Options{})
+		if !d.Allowed || !strings.Contains(p.SQL, want) {
+			t.Errorf("%s: %s\n%s\nlacks %s", sql, d.Code, p.SQL, want)
+		}
+	}
+}

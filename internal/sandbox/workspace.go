@@ -314,7 +314,7 @@ func (s *Service) describe(ctx context.Context, id int64) (Resource, error) {
 	}
 	for _, c := range v.Columns {
 		role := roles[c.Name]
-		col := policy.Column{Name: c.Name, Role: role}
+		col := policy.Column{Name: c.Name, Role: role, Type: c.Type}
 		if cp, ok := rp.Columns[c.Name]; ok {
 			col.Role, col.Aggregates, col.Lower, col.Upper = cp.Role, cp.Aggregates, cp.Lower, cp.Upper
 		}
