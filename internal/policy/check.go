@@ -131,6 +131,7 @@ type scope struct {
 type cteDef struct {
 	rel  *relation
 	stmt *pg.SelectStmt
+	kind selKind
 }
 
 // cte finds a WITH query by name. Names compare without case, as DuckDB
@@ -178,21 +179,25 @@ type onTerm struct {
 
 // analyzer walks one statement.
 type analyzer struct {
-	cat     *Catalog
-	limits  Limits
-	nextID  int
+	cat    *Catalog
+	limits Limits
+	// n numbers tables, conditions and aliases across the analyzers of
+	// one statement, so that names the rewrite adds never collide.
+	n       *counters
 	uses    []*tableUse
 	exports []exportTarget
-	aliases int
-	conds   int
 	// cur is the SELECT being analyzed; sels holds every row-level one.
 	cur  *selInfo
 	sels []*selInfo
+	// releases are the release points of a post-processing query.
+	releases []release
 	// per top-level query facts for the rewrite
 	top *topInfo
 }
 
 type topInfo struct {
+	// post: the query reads released rows only (see post.go).
+	post bool
 	// groupCols are the catalog columns (table.column) the group keys
 	// derive from.
 	groupCols []string
@@ -220,6 +225,9 @@ const (
 )
 
 type exprCtx struct {
+	// post: the expression is over released values only (a query over
+	// aggregate subqueries), where every construct is post-processing.
+	post     bool
 	clause   clause
 	allowAgg bool
 	noAggErr Code // code when an aggregate appears where it may not
@@ -234,9 +242,13 @@ func (a *analyzer) tooDeep(depth int, loc int32) *refusal {
 	return nil
 }
 
-// query analyzes the top-level SELECT.
-func (a *analyzer) query(stmt *pg.SelectStmt) *refusal {
-	sc := &scope{}
+// counters number what the rewrite adds.
+type counters struct{ table, cond, alias int }
+
+// query analyzes an aggregate SELECT, a release point (or, at the top, a
+// list query); outer holds the WITH queries it may read.
+func (a *analyzer) query(stmt *pg.SelectStmt, outer *scope) *refusal {
+	sc := &scope{outer: outer}
 	if r := a.withClause(stmt, sc, 1); r != nil {
 		return r
 	}
@@ -597,8 +609,8 @@ func (a *analyzer) subselect(stmt *pg.SelectStmt, outer *scope, depth int) (*rel
 	// Export every condition: the subquery's own terms and those its
 	// items export, so that the aggregate above applies and counts them.
 	for _, term := range info.terms {
-		a.conds++
-		as := fmt.Sprintf("__gs_w%d", a.conds)
+		a.n.cond++
+		as := fmt.Sprintf("__gs_w%d", a.n.cond)
 		a.exports = append(a.exports, exportTarget{stmt: stmt, expr: term, as: as})
 		rel.conds = append(rel.conds, as)
 	}
@@ -654,8 +666,8 @@ func (a *analyzer) fromItem(n *pg.Node, sc *scope, depth int) *refusal {
 			return r
 		}
 		if rs.Alias == nil {
-			a.aliases++
-			rs.Alias = &pg.Alias{Aliasname: fmt.Sprintf("__gs_s%d", a.aliases)}
+			a.n.alias++
+			rs.Alias = &pg.Alias{Aliasname: fmt.Sprintf("__gs_s%d", a.n.alias)}
 		}
 		if r := renameCols(rel, rs.Alias.Colnames, -1); r != nil {
 			return r
@@ -726,8 +738,8 @@ func (a *analyzer) rangeVar(rv *pg.RangeVar, sc *scope) *refusal {
 	if rv.Alias != nil && len(rv.Alias.Colnames) > 0 {
 		return refuse(CodeUnsupported, rv.Location, "column aliases on a table", "detail", "column aliases on a table")
 	}
-	a.nextID++
-	tu := &tableUse{id: a.nextID, table: t, rv: rv}
+	a.n.table++
+	tu := &tableUse{id: a.n.table, table: t, rv: rv}
 	a.uses = append(a.uses, tu)
 	rel := &relation{uses: []*tableUse{tu}}
 	for _, col := range t.Columns {

@@ -273,7 +273,7 @@ func isZero(n *pg.Node) bool {
 func (a *analyzer) funcCall(fc *pg.FuncCall, sc *scope, ctx exprCtx, depth int) (capab, *refusal) {
 	name := funcName(fc)
 	if fc.Over != nil {
-		return capab{}, refuse(CodeWindowFunction, fc.Location, "window function "+name)
+		return a.window(fc, name, sc, ctx, depth)
 	}
 	bit, isAgg := aggregateFunctions[name]
 	if valueAggregates[name] && !isAgg {
@@ -358,6 +358,55 @@ func (a *analyzer) funcCall(fc *pg.FuncCall, sc *scope, ctx exprCtx, depth int) 
 		}
 	}
 	return capab{perm: pOutput | pList, aggs: 0, agg: true}, nil
+}
+
+// window checks a window function. Over released values (a
+// post-processing query) anything goes; in an aggregate query it may
+// stand only in the output and ORDER BY, over aggregates and group keys:
+// it is computed after the threshold, over released groups only, so a
+// rank, a share of the total or a growth rate says nothing the released
+// rows do not.
+func (a *analyzer) window(fc *pg.FuncCall, name string, sc *scope, ctx exprCtx, depth int) (capab, *refusal) {
+	if !ctx.post && (!ctx.allowAgg || ctx.inAgg || (ctx.clause != inTarget && ctx.clause != inOrder)) {
+		return capab{}, refuse(CodeWindowFunction, fc.Location, "window function "+name+" over rows")
+	}
+	if _, agg := aggregateFunctions[name]; !agg && !windowFunctions[name] {
+		return capab{}, refuse(CodeFunctionNotAllowed, fc.Location, "window function "+name+" is not on the allowed list", "function", name)
+	}
+	w := fc.Over
+	if w.Name != "" || w.Refname != "" || fc.AggFilter != nil || fc.AggDistinct || len(fc.AggOrder) > 0 || fc.FuncVariadic {
+		return capab{}, refuse(CodeUnsupported, fc.Location, "window syntax", "detail", "named windows, FILTER, DISTINCT or ORDER BY inside a window function")
+	}
+	inner := exprCtx{clause: ctx.clause, allowAgg: !ctx.post || ctx.allowAgg, post: ctx.post, noAggErr: CodeUnsupported}
+	nodes := append([]*pg.Node(nil), fc.Args...)
+	nodes = append(nodes, w.PartitionClause...)
+	for _, o := range w.OrderClause {
+		if sb := o.GetSortBy(); sb != nil {
+			nodes = append(nodes, sb.Node)
+		}
+	}
+	for _, off := range []*pg.Node{w.StartOffset, w.EndOffset} {
+		if off != nil && off.GetAConst() == nil {
+			return capab{}, refuse(CodeUnsupported, fc.Location, "window frame offset", "detail", "a window frame offset that is not a literal")
+		}
+	}
+	c := constCap()
+	for _, n := range nodes {
+		nc, r := a.expr(n, sc, inner, depth+1)
+		if r != nil {
+			return nc, r
+		}
+		if !ctx.post {
+			if nc.unit {
+				return capab{}, a.unitRefusal(nc, locOf(n))
+			}
+			if r := a.need(nc, pOutput, locOf(n)); r != nil {
+				return nc, r
+			}
+		}
+		c = c.and(nc)
+	}
+	return capab{perm: pOutput | pList | pWhere | pGroup | pAgg, aggs: aggAll, agg: true, released: ctx.post, derived: true}, nil
 }
 
 // aggArgs checks an aggregate's arguments. A CASE that is the whole

@@ -105,6 +105,11 @@ var allowedCastTypes = map[string]bool{
 	"timestamp": true, "timestamptz": true, "bool": true, "boolean": true,
 }
 
+// windowFunctions may be used over released values, and in an aggregate
+// query over its aggregates (see analyzer.window).
+var windowFunctions = map[string]bool{"row_number": true, "rank": true, "dense_rank": true, "percent_rank": true,
+	"cume_dist": true, "ntile": true, "lag": true, "lead": true, "first_value": true, "last_value": true, "nth_value": true}
+
 // textFunctions return text.
 var textFunctions = map[string]bool{"lower": true, "upper": true, "substr": true, "substring": true, "btrim": true,
 	"ltrim": true, "rtrim": true, "trim": true, "replace": true, "concat": true, "left": true, "right": true,

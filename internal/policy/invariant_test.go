@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	pg "github.com/pganalyze/pg_query_go/v6"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 // verifyPlan checks the rewritten SQL structurally, without trusting the
@@ -24,6 +26,9 @@ func verifyPlan(p Plan, cat Catalog) error {
 	stmt := tree.Stmts[0].Stmt.GetSelectStmt()
 	switch p.Analysis {
 	case RuleAggregation:
+		if p.K >= 2 && len(p.UnitCounts) == 0 {
+			return verifyPost(tree, p, cat)
+		}
 		if p.K < 2 || len(p.UnitCounts) == 0 {
 			return fmt.Errorf("aggregation plan without k or unit counts: %+v", p)
 		}
@@ -161,6 +166,101 @@ func verifyRelease(stmt *pg.SelectStmt, p Plan, bound int, mode string, cat Cata
 		return fmt.Errorf("no group check")
 	}
 	return nil
+}
+
+// verifyPost checks a post-processing plan: every read of a catalog
+// table sits inside a release point of the promised shape, and nothing
+// outside release points reads anything but released columns.
+func verifyPost(tree *pg.ParseResult, p Plan, cat Catalog) error {
+	minK := 0
+	for _, t := range cat.Tables {
+		if t.Rule.Kind == RuleAggregation && (minK == 0 || t.Rule.K < minK) {
+			minK = t.Rule.K
+		}
+	}
+	releases := 0
+	var err error
+	var walk func(m proto.Message)
+	walk = func(m proto.Message) {
+		eachSelect(m, func(sel *pg.SelectStmt) bool {
+			if err != nil {
+				return false
+			}
+			if len(sel.FromClause) == 1 && sel.FromClause[0].GetRangeSubselect().GetAlias().GetAliasname() == "__gs_rp" {
+				releases++
+				cols, bound := 0, 0
+				for _, t := range sel.TargetList {
+					if !strings.HasPrefix(t.GetResTarget().GetName(), "__gs_") {
+						cols++
+					}
+				}
+				visitNodes(sel, func(x *pg.Node) bool {
+					if rt := x.GetResTarget(); rt != nil && rt.Name == "__gs_pass" {
+						if ae := conjuncts(rt.Val)[0].GetAExpr(); ae != nil && ae.Rexpr.GetAConst() != nil {
+							bound = int(ae.Rexpr.GetAConst().GetIval().GetIval())
+						}
+					}
+					return true
+				})
+				if bound < minK {
+					err = fmt.Errorf("release point with threshold %d below the smallest k %d", bound, minK)
+					return false
+				}
+				if e := verifyRelease(sel, Plan{Columns: cols, UnitCounts: []int{0}}, bound, "DISTINCT", cat); e != nil {
+					err = e
+				}
+				return false // its inside is the release point's own
+			}
+			for _, f := range sel.FromClause {
+				visitNodes(f, func(x *pg.Node) bool {
+					if x.GetRangeSubselect() != nil {
+						return false
+					}
+					if rv := x.GetRangeVar(); rv != nil {
+						for _, t := range cat.Tables {
+							if rv.Relname == t.Name || rv.Relname == t.Relation {
+								err = fmt.Errorf("table %s read outside a release point", rv.Relname)
+							}
+						}
+					}
+					return true
+				})
+			}
+			return true
+		})
+	}
+	walk(tree.Stmts[0].Stmt)
+	if err != nil {
+		return err
+	}
+	if releases == 0 {
+		return fmt.Errorf("post-processing plan without a release point")
+	}
+	return nil
+}
+
+// eachSelect calls f on every SELECT statement in m, outermost first,
+// set-operation arms included; f returns false to skip one's inside.
+func eachSelect(m proto.Message, f func(*pg.SelectStmt) bool) {
+	msg := m.ProtoReflect()
+	if sel, ok := m.(*pg.SelectStmt); ok {
+		if !f(sel) {
+			return
+		}
+	}
+	msg.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		if fd.Kind() != protoreflect.MessageKind || fd.IsMap() {
+			return true
+		}
+		if fd.IsList() {
+			for i := 0; i < v.List().Len(); i++ {
+				eachSelect(v.List().Get(i).Message().Interface(), f)
+			}
+			return true
+		}
+		eachSelect(v.Message().Interface(), f)
+		return true
+	})
 }
 
 // verifyFast checks a fast plan on its own terms: the same shape with rows

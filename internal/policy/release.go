@@ -93,6 +93,8 @@ type releaseBuilder struct {
 	fast    bool
 	rows    int64 // fast: rows that prove k units
 	units   []string
+	// bare: no internal columns in the output.
+	bare bool
 	// undecided collects, in fast mode, every row count whose meaning
 	// for the threshold the bound cannot settle.
 	undecided []string
@@ -165,8 +167,10 @@ type releaseParts struct {
 	distinct bool
 }
 
-// rewriteRelease builds the aggregation rule's plan.
-func (an *analysis) rewriteRelease() (Plan, *refusal) {
+// rewriteRelease builds the aggregation rule's plan. bare leaves out the
+// internal columns and the fast plan, for a release point inside a
+// post-processing query.
+func (an *analysis) rewriteRelease(bare bool) (Plan, *refusal) {
 	parts, r := an.releaseParts()
 	if r != nil {
 		return Plan{}, r
@@ -179,16 +183,18 @@ func (an *analysis) rewriteRelease() (Plan, *refusal) {
 	if len(units) == 0 {
 		return Plan{}, refuse(CodeBadCatalog, -1, "no privacy unit reachable", "detail", "no privacy unit is reachable for the threshold")
 	}
-	exact := &releaseBuilder{an: an, version: an.tree.Version, k: k, units: units}
+	exact := &releaseBuilder{an: an, version: an.tree.Version, k: k, units: units, bare: bare}
 	sql, hidden, r := exact.build(parts)
 	if r != nil {
 		return Plan{}, r
 	}
 	p := Plan{SQL: sql, Columns: len(parts.targets)}
-	for i := range units {
+	if bare {
+		return p, nil
+	}
+	for i := range hidden {
 		p.UnitCounts = append(p.UnitCounts, p.Columns+i)
 	}
-	_ = hidden
 	if stats := an.boundedUnits(); stats != nil {
 		rows := stats.Null + int64(k-1)*stats.Max + 1
 		fast := &releaseBuilder{an: an, version: an.tree.Version, k: k, units: units, fast: true, rows: rows}
@@ -199,8 +205,8 @@ func (an *analysis) rewriteRelease() (Plan, *refusal) {
 	return p, nil
 }
 
-// build prints the three levels. hidden is the number of internal columns
-// after the operator's.
+// build prints the three levels. hidden is the number of unit-count
+// columns after the operator's (a fast plan's unsettled count follows).
 func (b *releaseBuilder) build(parts releaseParts) (string, int, *refusal) {
 	var inner []string
 	for i, key := range parts.keys {
@@ -284,12 +290,14 @@ func (b *releaseBuilder) build(parts releaseParts) (string, int, *refusal) {
 	out := append([]string(nil), parts.targets...)
 	hidden := 0
 	for i := range b.units {
+		if b.bare {
+			break
+		}
 		out = append(out, fmt.Sprintf("__gs_n%d AS __gs_units_%d", i, i))
 		hidden++
 	}
 	if b.fast {
 		out = append(out, "__gs_unsettled")
-		hidden++
 	}
 	var s strings.Builder
 	s.WriteString("SELECT ")

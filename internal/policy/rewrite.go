@@ -35,9 +35,31 @@ type Plan struct {
 	// Fast, when set, is a cheaper statement the caller may run first;
 	// see FastPlan.
 	Fast *FastPlan
-	// GroupColumns are the catalog columns (table.column, once each) the
-	// group keys derive from, for the caller's fusion-risk estimate.
+	// Releases are the release points of an aggregate plan (one, or those
+	// inside a post-processing query), for the caller's fusion-risk
+	// estimate (R15.6), which concerns each release on its own.
+	Releases []Release
+}
+
+// Release describes one release point: the catalog tables it reads and
+// the catalog columns (table.column, once each) its group keys derive
+// from.
+type Release struct {
+	Tables       []string
 	GroupColumns []string
+}
+
+func releaseOf(a *analyzer) Release {
+	var r Release
+	r.Tables, _ = touched(a.uses)
+	seen := map[string]bool{}
+	for _, g := range a.top.groupCols {
+		if !seen[g] {
+			seen[g] = true
+			r.GroupColumns = append(r.GroupColumns, g)
+		}
+	}
+	return r
 }
 
 // FastPlan settles the aggregation threshold without counting distinct
@@ -154,17 +176,21 @@ func Rewrite(sql string, cat Catalog, opt Options) (Plan, Decision) {
 	if !d.Allowed {
 		return Plan{}, d
 	}
-	an.bindRelations()
 	var (
 		p   Plan
 		err *refusal
 	)
-	switch an.a.top.rule {
-	case RuleAggregation:
-		p, err = an.rewriteRelease()
-	case RuleList:
+	if !an.a.top.post {
+		an.bindRelations()
+	}
+	switch {
+	case an.a.top.post:
+		p, err = an.rewritePost()
+	case an.a.top.rule == RuleAggregation:
+		p, err = an.rewriteRelease(false)
+	case an.a.top.rule == RuleList:
 		p, err = an.rewriteList()
-	case RuleDP:
+	case an.a.top.rule == RuleDP:
 		p, err = an.rewriteDP(opt)
 	}
 	if err != nil {
@@ -173,12 +199,8 @@ func Rewrite(sql string, cat Catalog, opt Options) (Plan, Decision) {
 		return Plan{}, out
 	}
 	p.Analysis, p.K = d.Analysis, d.K
-	seen := map[string]bool{}
-	for _, g := range an.a.top.groupCols {
-		if !seen[g] {
-			seen[g] = true
-			p.GroupColumns = append(p.GroupColumns, g)
-		}
+	if an.a.top.rule == RuleAggregation && !an.a.top.post {
+		p.Releases = []Release{releaseOf(an.a)}
 	}
 	for _, c := range an.a.top.targets {
 		p.Names = append(p.Names, c.names && !c.agg)

@@ -70,8 +70,16 @@ func analyze(sql string, cat Catalog) (*analysis, Decision) {
 		kind := strings.TrimSuffix(nodeKind(tree.Stmts[0].Stmt), "Stmt")
 		return nil, withFP(refuse(CodeNotSelect, 0, "statement "+kind, "detail", statementName(kind)).decision())
 	}
-	a := &analyzer{cat: &cat, limits: limits}
-	if r := a.query(stmt); r != nil {
+	a := &analyzer{cat: &cat, limits: limits, n: &counters{}}
+	kind, r := a.classify(stmt, nil)
+	if r == nil {
+		if kind == kindPost {
+			r = a.postQuery(stmt)
+		} else {
+			r = a.query(stmt, nil)
+		}
+	}
+	if r != nil {
 		d := withFP(r.decision())
 		d.Tables, d.Resources = touched(a.uses)
 		return nil, d

@@ -247,8 +247,6 @@ func (s *Service) runReal(ctx context.Context, p identity.Principal, w Workspace
 	}
 	var touched []Resource
 	var relations []string
-	depts := map[int64]bool{}
-	qi := false
 	for _, code := range d.Resources {
 		r := byCode[code]
 		// R15.3: every resource the query reads is in scope, for the
@@ -259,8 +257,6 @@ func (s *Service) runReal(ctx context.Context, p identity.Principal, w Workspace
 		touched = append(touched, r)
 		relations = append(relations, r.relation)
 		job.RowsScanned += r.rows
-		depts[r.Department] = true
-		qi = qi || r.qi
 	}
 	// R15.6: a join of several departments' data whose output groups
 	// would be small means the fusion singles people out: development
@@ -268,12 +264,15 @@ func (s *Service) runReal(ctx context.Context, p identity.Principal, w Workspace
 	// and the versions' measured statistics, before anything runs, so
 	// that whether it fires says nothing about any row; the operator is
 	// told that it fired, the agency why.
-	if len(depts) > 1 && qi && plan.Analysis == policy.RuleAggregation && hasGroupColumn(plan) {
-		if risky, why, detail := s.fusionRisk(ctx, plan, touched); risky {
-			job.halt = fmt.Sprintf("query %s joins %d departments' resources %s", job.Fingerprint, len(depts), why)
-			job.haltDetail = detail
-			job.Status, job.Reason = Refused, reasonOf(apperr.New(apperr.Forbidden, KeyFusionRisk))
-			return nil
+	if plan.Analysis == policy.RuleAggregation {
+		for _, rel := range plan.Releases {
+			risky, why, detail := s.fusionRisk(ctx, plan.K, rel, touched)
+			if risky {
+				job.halt = fmt.Sprintf("query %s %s", job.Fingerprint, why)
+				job.haltDetail = detail
+				job.Status, job.Reason = Refused, reasonOf(apperr.New(apperr.Forbidden, KeyFusionRisk))
+				return nil
+			}
 		}
 	}
 	if plan.Noise != nil {

@@ -150,26 +150,41 @@ func (s *Service) statsOf(ctx context.Context, r Resource) (columnStats, error) 
 // than fusionFactor·k units a group on average; groups are rarely even.
 const fusionFactor = 2
 
-// fusionRisk decides R15.6 from the query's group keys and the measured
-// statistics of the versions it reads, never from its result: the
-// product of the keys' distinct values bounds the groups, and the fewest
-// units of any unit-keyed resource spread over them. why is for the
-// operator (no figure); the figures go to the agency's audit entry.
-func (s *Service) fusionRisk(ctx context.Context, p policy.Plan, touched []Resource) (bool, string, string) {
+// fusionRisk decides R15.6 for one release point from its group keys and
+// the measured statistics of the versions it reads, never from its
+// result: a release that joins several departments' data, one of which
+// holds quasi-identifiers, is risky when the product of its keys'
+// distinct values (a bound on its groups) leaves fewer than
+// fusionFactor·k units a group. why is for the operator (no figure); the
+// figures go to the agency's audit entry.
+func (s *Service) fusionRisk(ctx context.Context, k int, rel policy.Release, touched []Resource) (bool, string, string) {
 	byName := map[string]Resource{}
+	depts := map[int64]bool{}
+	qi := false
+	var reads []Resource
 	for _, r := range touched {
-		byName[r.Table] = r
+		for _, t := range rel.Tables {
+			if t == r.Table {
+				byName[r.Table] = r
+				reads = append(reads, r)
+				depts[r.Department] = true
+				qi = qi || r.qi
+			}
+		}
+	}
+	if len(depts) < 2 || !qi || len(rel.GroupColumns) == 0 {
+		return false, "", ""
 	}
 	groups := 1.0
 	units := int64(-1)
-	for _, r := range touched {
+	for _, r := range reads {
 		if r.Unit == "" {
 			continue
 		}
 		cs, err := s.statsOf(ctx, r)
 		if err != nil {
 			// Unmeasured: the fusion is treated as risky, not as safe.
-			return true, "the statistics of " + r.Code + " could not be measured", err.Error()
+			return true, "joins several departments' resources whose statistics could not be measured", err.Error()
 		}
 		if units < 0 || cs.units < units {
 			units = cs.units
@@ -178,15 +193,15 @@ func (s *Service) fusionRisk(ctx context.Context, p policy.Plan, touched []Resou
 	if units < 0 {
 		return false, "", ""
 	}
-	for _, g := range p.GroupColumns {
+	for _, g := range rel.GroupColumns {
 		table, col, _ := strings.Cut(g, ".")
 		r, ok := byName[table]
 		if !ok {
-			return true, "a group key of unknown origin", g
+			return true, "joins several departments' resources grouped by a key of unknown origin", g
 		}
 		cs, err := s.statsOf(ctx, r)
 		if err != nil {
-			return true, "the statistics of " + r.Code + " could not be measured", err.Error()
+			return true, "joins several departments' resources whose statistics could not be measured", err.Error()
 		}
 		d, ok := cs.distinct[col]
 		if !ok || d <= 0 {
@@ -195,10 +210,11 @@ func (s *Service) fusionRisk(ctx context.Context, p policy.Plan, touched []Resou
 		groups *= float64(d)
 	}
 	perGroup := float64(units) / groups
-	detail := fmt.Sprintf("group keys %s: %.0f groups at most, %d units, %.1f units a group expected, below %d·k = %d",
-		strings.Join(p.GroupColumns, ", "), groups, units, perGroup, fusionFactor, fusionFactor*p.K)
-	if perGroup < float64(fusionFactor*p.K) {
-		return true, "grouped by " + strings.Join(p.GroupColumns, ", ") + ", which the versions' statistics put below the fusion threshold", detail
+	detail := fmt.Sprintf("%d departments, group keys %s: %.0f groups at most, %d units, %.1f units a group expected, below %d·k = %d",
+		len(depts), strings.Join(rel.GroupColumns, ", "), groups, units, perGroup, fusionFactor, fusionFactor*k)
+	if perGroup < float64(fusionFactor*k) {
+		return true, fmt.Sprintf("joins %d departments' resources grouped by %s, which the versions' statistics put below the fusion threshold",
+			len(depts), strings.Join(rel.GroupColumns, ", ")), detail
 	}
 	return false, "", detail
 }
