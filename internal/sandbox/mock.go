@@ -274,4 +274,3 @@ func fakeName(rng *rand.Rand) string {
 	}
 	return string(out)
 }
-
