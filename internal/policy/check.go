@@ -74,6 +74,9 @@ type capab struct {
 	// cond: chosen row by row by a condition (CASE, COALESCE, NULLIF,
 	// GREATEST, LEAST); computing with it could fail for some rows only.
 	cond bool
+	// notNull: a column passed through unchanged that holds no NULL (and
+	// is not on the optional side of an outer join).
+	notNull bool
 }
 
 func constCap() capab { return capab{perm: pAll, aggs: aggAll, constant: true} }
@@ -746,7 +749,7 @@ func (a *analyzer) rangeVar(rv *pg.RangeVar, sc *scope) *refusal {
 		o := &origin{table: t.Name, column: col.Name, role: col.Role, aggs: columnAggs(col)}
 		c := capab{perm: rolePerm(col.Role), aggs: o.aggs, origins: []*origin{o},
 			ident: col.Identifier || col.Name == t.Unit, names: col.PersonNames, prot: col.Role == Aggregate,
-			text: isTextType(col.Type)}
+			text: isTextType(col.Type), notNull: col.NotNull}
 		if col.Name == t.Unit && t.Rule.Kind != RuleList {
 			c.unit = true
 			c.ident = true
@@ -803,13 +806,33 @@ func (a *analyzer) join(j *pg.JoinExpr, sc *scope, depth int) *refusal {
 		}
 		return conds, nil
 	}
+	nullable := func(from, to int) {
+		for i := from; i < to; i++ {
+			rel := *sc.items[i].rel
+			rel.cols = append([]relCol(nil), rel.cols...)
+			for c := range rel.cols {
+				rel.cols[c].cap.notNull = false
+			}
+			sc.items[i].rel = &rel
+		}
+	}
+	first := len(sc.items)
 	lc, r := side(j.Larg)
 	if r != nil {
 		return r
 	}
+	second := len(sc.items)
 	rc, r := side(j.Rarg)
 	if r != nil {
 		return r
+	}
+	switch j.Jointype {
+	case pg.JoinType_JOIN_LEFT:
+		nullable(second, len(sc.items))
+	case pg.JoinType_JOIN_RIGHT:
+		nullable(first, second)
+	case pg.JoinType_JOIN_FULL:
+		nullable(first, len(sc.items))
 	}
 	outer := j.Jointype != pg.JoinType_JOIN_INNER
 	if (rc && (j.Jointype == pg.JoinType_JOIN_LEFT || j.Jointype == pg.JoinType_JOIN_FULL)) ||

@@ -103,6 +103,10 @@ type Column struct {
 	// Lower and Upper clamp one unit's contribution to a SUM or AVG of this
 	// column under DP; required for those aggregates there.
 	Lower, Upper int64
+	// NotNull says the data version holds no NULL in the column (a
+	// measured fact of the immutable version): a number over it then has
+	// exactly the contributors of its group, and needs no count of its own.
+	NotNull bool
 	// Type is the engine's type of the column (VARCHAR, BIGINT, DATE …),
 	// when known: a text column may not be cast to another type, since
 	// the cast could fail for some values only.

@@ -408,7 +408,7 @@ func (b *releaseBuilder) aggregate(fc *pg.FuncCall, text string, group cell) (st
 	default:
 		var notNull []string
 		for _, a := range fc.Args {
-			if a.GetAConst() != nil {
+			if a.GetAConst() != nil || b.knownNotNull(a) {
 				continue
 			}
 			v, err := deparseExpr(b.version, a)
@@ -433,6 +433,22 @@ func (b *releaseBuilder) aggregate(fc *pg.FuncCall, text string, group cell) (st
 		return "CAST(NULL AS INTEGER)", nil
 	}
 	return "CASE WHEN " + andSQL(checks) + " THEN " + text + filter(andSQL(base.atoms)) + " END", nil
+}
+
+// knownNotNull: the argument is a column, passed through unchanged, that
+// the data version measured free of NULL; its contributors are then the
+// rows the number is computed over, already counted for the group or the
+// FILTER.
+func (b *releaseBuilder) knownNotNull(n *pg.Node) bool {
+	if tc := n.GetTypeCast(); tc != nil && numericCastTypes[typeName(tc.TypeName)] {
+		n = tc.Arg
+	}
+	cr := n.GetColumnRef()
+	if cr == nil {
+		return false
+	}
+	c, r := b.an.a.resolve(cr, b.an.a.top.scope)
+	return r == nil && c.notNull && !c.derived
 }
 
 func trues(n int) []bool {

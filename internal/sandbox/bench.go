@@ -109,6 +109,16 @@ func benchEngine(ctx context.Context, dir, dsn string, rows int, cat policy.Cata
 	withStats := cat
 	withStats.Tables = append([]policy.Table(nil), cat.Tables...)
 	withStats.Tables[0].UnitRows = &stats
+	// The measurement of a version also finds its columns without NULL.
+	nulls, err := r.Run(ctx, "SELECT count(*) - count(person_id), count(*) - count(district), count(*) - count(amount) FROM "+table, []string{table}, lim)
+	if err != nil {
+		return err
+	}
+	withStats.Tables[0].Columns = append([]policy.Column(nil), cat.Tables[0].Columns...)
+	for i := range withStats.Tables[0].Columns {
+		n, _ := toInt(nulls.Rows[0][i])
+		withStats.Tables[0].Columns[i].NotNull = n == 0
+	}
 	// Each pair alternates its two queries run by run, so that a change
 	// in the machine's pace while it runs weighs on both alike.
 	const runs = 7

@@ -63,6 +63,9 @@ func (s *Service) measureUnitRows(ctx context.Context, rs []Resource, codes []st
 		s.unitRows[unitRowsKey{r.relation, r.Unit, r.rows}] = u
 		s.unitMu.Unlock()
 		r.table.UnitRows = &u
+		if cs, err := s.statsOf(ctx, *r); err == nil {
+			applyNotNull(&r.table, &cs)
+		}
 		added = true
 	}
 	return added, nil
@@ -97,6 +100,30 @@ func MeasureUnitRows(ctx context.Context, r *engine.Runner, relation, unit strin
 type columnStats struct {
 	units    int64
 	distinct map[string]int64
+	// nulls counts each column's NULLs.
+	nulls map[string]int64
+}
+
+// cachedStats returns the column statistics already measured, or nil.
+func (s *Service) cachedStats(relation, unit string, rows int64) *columnStats {
+	s.unitMu.Lock()
+	defer s.unitMu.Unlock()
+	if cs, ok := s.colStats[unitRowsKey{relation, unit, rows}]; ok {
+		return &cs
+	}
+	return nil
+}
+
+// applyNotNull marks the columns the statistics found free of NULL.
+func applyNotNull(t *policy.Table, cs *columnStats) {
+	if cs == nil {
+		return
+	}
+	for i := range t.Columns {
+		if n, ok := cs.nulls[t.Columns[i].Name]; ok && n == 0 {
+			t.Columns[i].NotNull = true
+		}
+	}
 }
 
 // statsOf returns the column statistics of a resource's version,
@@ -109,21 +136,27 @@ func (s *Service) statsOf(ctx context.Context, r Resource) (columnStats, error) 
 	if ok {
 		return cs, nil
 	}
-	var cols []string
+	var cols, all []string
 	for _, c := range r.table.Columns {
 		switch c.Role {
 		case policy.Group, policy.Visible, policy.Filter:
 			cols = append(cols, c.Name)
 		}
+		if c.Role != policy.Hidden {
+			all = append(all, c.Name)
+		}
 	}
-	exprs := make([]string, 0, len(cols)+1)
+	exprs := make([]string, 0, len(cols)+len(all)+2)
 	unit := "0"
 	if r.Unit != "" {
 		unit = "count(DISTINCT " + engine.QuoteIdent(r.Unit) + ")"
 	}
-	exprs = append(exprs, "CAST("+unit+" AS BIGINT)")
+	exprs = append(exprs, "CAST("+unit+" AS BIGINT)", "CAST(count(*) AS BIGINT)")
 	for _, c := range cols {
 		exprs = append(exprs, "CAST(count(DISTINCT "+engine.QuoteIdent(c)+") AS BIGINT)")
+	}
+	for _, c := range all {
+		exprs = append(exprs, "CAST(count("+engine.QuoteIdent(c)+") AS BIGINT)")
 	}
 	res, err := s.runner.Run(ctx, "SELECT "+strings.Join(exprs, ", ")+" FROM "+engine.QuoteIdent(r.relation), []string{r.relation}, s.opt.Limits)
 	if err != nil {
@@ -132,10 +165,16 @@ func (s *Service) statsOf(ctx context.Context, r Resource) (columnStats, error) 
 	if len(res.Rows) != 1 || len(res.Rows[0]) != len(exprs) {
 		return columnStats{}, fmt.Errorf("measure columns of %s: unexpected result shape", r.relation)
 	}
-	cs = columnStats{distinct: map[string]int64{}}
-	cs.units, _ = toInt(res.Rows[0][0])
+	cs = columnStats{distinct: map[string]int64{}, nulls: map[string]int64{}}
+	row := res.Rows[0]
+	cs.units, _ = toInt(row[0])
+	total, _ := toInt(row[1])
 	for i, c := range cols {
-		cs.distinct[c], _ = toInt(res.Rows[0][i+1])
+		cs.distinct[c], _ = toInt(row[i+2])
+	}
+	for i, c := range all {
+		n, _ := toInt(row[len(cols)+i+2])
+		cs.nulls[c] = total - n
 	}
 	s.unitMu.Lock()
 	if s.colStats == nil {

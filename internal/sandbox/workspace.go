@@ -330,6 +330,9 @@ func (s *Service) describe(ctx context.Context, id int64) (Resource, error) {
 		t.Columns = append(t.Columns, col)
 		r.Columns = append(r.Columns, Column{Name: c.Name, Type: c.Type, Tag: tag, Role: col.Role, Aggregates: col.Aggregates})
 	}
+	if unit != "" && !s.opt.ExactThreshold {
+		applyNotNull(&t, s.cachedStats(v.Table, unit, v.Rows))
+	}
 	if r.Rule != policy.RuleList && unit == "" {
 		r.Why = "sandbox.no_privacy_unit"
 		return r, nil
