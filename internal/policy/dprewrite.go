@@ -62,7 +62,7 @@ func (an *analysis) rewriteDP(opt Options) (Plan, *refusal) {
 	}
 	var outer, extra []string
 	p := Plan{Columns: len(stmt.TargetList)}
-	np := &NoisePlan{Epsilon: opt.Epsilon, Delta: opt.Delta, MaxGroupsPerUnit: maxGroups}
+	np := &NoisePlan{Epsilon: opt.Epsilon, Delta: opt.Delta, MaxGroupsPerUnit: maxGroups, MaxRowsPerGroup: maxRows}
 	parts := 1 // partition selection
 	type pending struct {
 		col  NoisyColumn
@@ -129,6 +129,7 @@ func (an *analysis) rewriteDP(opt Options) (Plan, *refusal) {
 			}
 			inner = append(inner, fmt.Sprintf("LEAST(GREATEST(sum(%s), %d), %d) AS %s", arg, lo, hi, a))
 			col.Kind, col.Sensitivity = fn, maxGroups*max(absInt(lo), absInt(hi))
+			col.Lower, col.Upper = lo, hi
 			if fn == "avg" {
 				c := fmt.Sprintf(`"__gs_c%d"`, i)
 				inner = append(inner, fmt.Sprintf("LEAST(count(%s), %d) AS %s", arg, maxRows, c))

@@ -137,8 +137,10 @@ func (f *FastPlan) unitsAtLeast(n int64) int64 {
 // NoisePlan tells the caller which columns get noise and how much.
 type NoisePlan struct {
 	Epsilon, Delta *big.Rat
-	// MaxGroupsPerUnit is the L0 contribution bound applied by the rewrite.
+	// MaxGroupsPerUnit is the L0 contribution bound applied by the rewrite,
+	// MaxRowsPerGroup the L∞ bound on a unit's rows in one group's count.
 	MaxGroupsPerUnit int64
+	MaxRowsPerGroup  int64
 	// PartitionColumn holds each group's distinct-unit count; keep a group
 	// only if this count plus discrete Laplace noise of scale
 	// MaxGroupsPerUnit/PartitionEpsilon reaches dp.PartitionThreshold.
@@ -160,6 +162,8 @@ type NoisyColumn struct {
 	// Epsilon is this column's share of the query's ε (avg: for each of
 	// its two parts).
 	Epsilon *big.Rat
+	// Lower and Upper clamp one unit's sum in a group (sum and avg).
+	Lower, Upper int64
 }
 
 // Options carries what the rewrite needs beyond the catalog.

@@ -43,17 +43,20 @@ func scanJob(sc func(...any) error, withResult bool) (Job, error) {
 			j.Manifest = &m
 		}
 	}
-	if withResult && result != "" {
-		var r struct {
-			C []string `json:"columns"`
-			R [][]any  `json:"rows"`
-		}
+	if result != "" {
+		var r storedResult
 		d := json.NewDecoder(strings.NewReader(result))
 		d.UseNumber()
 		if err := d.Decode(&r); err != nil {
 			return Job{}, fmt.Errorf("job %d result: %w", j.ID, err)
 		}
-		j.Columns, j.Rows = r.C, r.R
+		if withResult {
+			j.Columns, j.Rows = r.C, r.R
+		}
+		j.Privacy = r.P
+		if j.Reason != nil && r.A != nil {
+			j.Reason.Args = r.A
+		}
 	}
 	return j, nil
 }

@@ -160,15 +160,18 @@ const (
 
 // Message keys of the sandbox's own refusals (internal/i18n "sandbox.").
 const (
-	KeyNotFound       = "sandbox.not_found"
-	KeyForbidden      = "sandbox.forbidden"
-	KeyBadName        = "sandbox.bad_name"
-	KeyNameTaken      = "sandbox.name_taken"
-	KeyHalted         = "sandbox.halted"
-	KeyNotHalted      = "sandbox.not_halted"
-	KeyBadTarget      = "sandbox.bad_target"
-	KeyBudget         = "sandbox.budget_exceeded"
-	KeyFusionRisk     = "sandbox.fusion_risk"
+	KeyNotFound   = "sandbox.not_found"
+	KeyForbidden  = "sandbox.forbidden"
+	KeyBadName    = "sandbox.bad_name"
+	KeyNameTaken  = "sandbox.name_taken"
+	KeyHalted     = "sandbox.halted"
+	KeyNotHalted  = "sandbox.not_halted"
+	KeyBadTarget  = "sandbox.bad_target"
+	KeyBudget     = "sandbox.budget_exceeded"
+	KeyFusionRisk = "sandbox.fusion_risk"
+	// KeyNeedsException: a threshold rule on person-level data needs a
+	// recorded reason.
+	KeyNeedsException = "sandbox.threshold_exception"
 	KeyTooLarge       = "sandbox.too_large"
 	KeyTimeout        = "sandbox.timeout"
 	KeyTooManyRows    = "sandbox.too_many_rows"

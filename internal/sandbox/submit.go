@@ -52,27 +52,29 @@ type Reason struct {
 
 // Job is one submitted query and its outcome: the shape the API returns.
 type Job struct {
-	ID           int64      `json:"id"`
-	WorkspaceID  int64      `json:"workspace_id"`
-	Target       Target     `json:"target"`
-	SQL          string     `json:"sql"`
-	Fingerprint  string     `json:"fingerprint,omitempty"`
-	Status       string     `json:"status"`
-	Reason       *Reason    `json:"reason,omitempty"`
-	Rule         string     `json:"rule,omitempty"`
-	Resources    []string   `json:"resources,omitempty"`
-	Columns      []string   `json:"columns,omitempty"`
-	Rows         [][]any    `json:"rows,omitempty"`
-	EpsilonSpent float64    `json:"epsilon_spent"`
-	RowsScanned  int64      `json:"rows_scanned"`
-	ResultHash   string     `json:"result_hash,omitempty"`
-	Manifest     *Manifest  `json:"manifest,omitempty"`
-	Signature    string     `json:"signature,omitempty"`
-	Recipient    string     `json:"recipient,omitempty"`
-	ReviewerID   int64      `json:"reviewer_id,omitempty"`
-	ReviewReason string     `json:"review_reason,omitempty"`
-	ReviewedAt   *time.Time `json:"reviewed_at,omitempty"`
-	CreatedAt    time.Time  `json:"created_at"`
+	ID           int64     `json:"id"`
+	WorkspaceID  int64     `json:"workspace_id"`
+	Target       Target    `json:"target"`
+	SQL          string    `json:"sql"`
+	Fingerprint  string    `json:"fingerprint,omitempty"`
+	Status       string    `json:"status"`
+	Reason       *Reason   `json:"reason,omitempty"`
+	Rule         string    `json:"rule,omitempty"`
+	Resources    []string  `json:"resources,omitempty"`
+	Columns      []string  `json:"columns,omitempty"`
+	Rows         [][]any   `json:"rows,omitempty"`
+	EpsilonSpent float64   `json:"epsilon_spent"`
+	RowsScanned  int64     `json:"rows_scanned"`
+	ResultHash   string    `json:"result_hash,omitempty"`
+	Manifest     *Manifest `json:"manifest,omitempty"`
+	Signature    string    `json:"signature,omitempty"`
+	Recipient    string    `json:"recipient,omitempty"`
+	// Privacy states how the result was protected (real runs only).
+	Privacy      *Disclosure `json:"privacy,omitempty"`
+	ReviewerID   int64       `json:"reviewer_id,omitempty"`
+	ReviewReason string      `json:"review_reason,omitempty"`
+	ReviewedAt   *time.Time  `json:"reviewed_at,omitempty"`
+	CreatedAt    time.Time   `json:"created_at"`
 
 	agreementID, operatorOrgID, userID int64
 	epsMicros                          int64
@@ -226,7 +228,7 @@ func (s *Service) runReal(ctx context.Context, p identity.Principal, w Workspace
 		job.Status, job.Reason = Refused, refusalOf(d)
 		return nil
 	}
-	if d.Analysis == policy.RuleAggregation {
+	if d.Analysis == policy.RuleAggregation || d.Analysis == policy.RuleDP {
 		// The first aggregate on a data version measures how its rows
 		// spread over units, so this and later ones may settle the
 		// threshold by rows (policy.FastPlan).
@@ -314,6 +316,7 @@ func (s *Service) runReal(ctx context.Context, p identity.Principal, w Workspace
 		return nil
 	}
 	job.Columns, job.Rows = res.Columns[:plan.Columns], out
+	job.Privacy = disclose(plan, job.Columns, job.Rows, job.threshold)
 	size := resultSize(job.Columns, job.Rows)
 	if size > s.opt.MaxBytes {
 		job.Columns, job.Rows = nil, nil
@@ -474,6 +477,16 @@ func resultSize(cols []string, rows [][]any) int {
 	return len(b)
 }
 
+// storedResult is a job's result column: the released rows, how they were
+// protected, and the arguments of its reason, so that a job read back
+// renders its message whole.
+type storedResult struct {
+	C []string          `json:"columns,omitempty"`
+	R [][]any           `json:"rows,omitempty"`
+	P *Disclosure       `json:"privacy,omitempty"`
+	A map[string]string `json:"reason_args,omitempty"`
+}
+
 // resultHash is SHA-256 over the canonical JSON of the columns and rows.
 func resultHash(cols []string, rows [][]any) string {
 	b, _ := json.Marshal(struct {
@@ -531,11 +544,12 @@ func (s *Service) entry(p identity.Principal, j *Job) audit.Entry {
 // risk, and the one audit entry, in one transaction.
 func (s *Service) record(ctx context.Context, p identity.Principal, j *Job) error {
 	var result string
-	if j.Columns != nil {
-		b, err := json.Marshal(struct {
-			C []string `json:"columns"`
-			R [][]any  `json:"rows"`
-		}{j.Columns, j.Rows})
+	var args map[string]string
+	if j.Reason != nil {
+		args = j.Reason.Args
+	}
+	if j.Columns != nil || j.Privacy != nil || len(args) > 0 {
+		b, err := json.Marshal(storedResult{C: j.Columns, R: j.Rows, P: j.Privacy, A: args})
 		if err != nil {
 			return fmt.Errorf("record job: %w", err)
 		}

@@ -44,7 +44,7 @@ func (s *Service) measureUnitRows(ctx context.Context, rs []Resource, codes []st
 	added := false
 	for i := range rs {
 		r := &rs[i]
-		if !reads[r.Code] || !r.Queryable || r.Rule != policy.RuleAggregation || r.Unit == "" || r.table.UnitRows != nil {
+		if !reads[r.Code] || !r.Queryable || (r.Rule != policy.RuleAggregation && r.Rule != policy.RuleDP) || r.Unit == "" || r.table.UnitRows != nil {
 			continue
 		}
 		u, err := MeasureUnitRows(ctx, s.runner, r.relation, r.Unit, s.opt.Limits)
@@ -63,6 +63,9 @@ func (s *Service) measureUnitRows(ctx context.Context, rs []Resource, codes []st
 		s.unitRows[unitRowsKey{r.relation, r.Unit, r.rows}] = u
 		s.unitMu.Unlock()
 		r.table.UnitRows = &u
+		if r.dpDefaultGroups {
+			r.table.Rule.MaxGroupsPerUnit = int(min(max(u.Max, 1), maxDefaultGroups))
+		}
 		if cs, err := s.statsOf(ctx, *r); err == nil {
 			applyNotNull(&r.table, &cs)
 		}

@@ -70,6 +70,9 @@ type Resource struct {
 	versionID int64
 	table     policy.Table
 	qi        bool
+	// dpDefaultGroups: under DP without a bound set by the agency, a
+	// person's groups are bounded by the version's most rows of one unit.
+	dpDefaultGroups bool
 }
 
 // Column is a column with its tag and role.
@@ -92,6 +95,21 @@ type ResourcePolicy struct {
 	MaxGroupsPerUnit int                     `json:"max_groups_per_unit,omitempty"`
 	MaxRowsPerGroup  int                     `json:"max_rows_per_group,omitempty"`
 	Columns          map[string]ColumnPolicy `json:"columns,omitempty"`
+	// ThresholdException is the reason, recorded in the audit entry, for
+	// putting person-level data under a threshold rule instead of
+	// differential privacy, its default (PRIVACY.md).
+	ThresholdException string `json:"threshold_exception,omitempty"`
+}
+
+// maxDefaultGroups caps the default number of groups one person may
+// contribute to under DP: the version's most rows of one unit, at most
+// this (the agency may set another bound).
+const maxDefaultGroups = 12
+
+// personLevel: the privacy unit is a resident identity number, so the
+// units are natural persons.
+func personLevel(unit string, detector map[string]string) bool {
+	return unit != "" && detector[unit] == pii.DetResidentID
 }
 
 // ColumnPolicy overrides one column's role.
@@ -187,6 +205,15 @@ func (s *Service) SetPolicy(ctx context.Context, p identity.Principal, resourceI
 	if err := checkPolicy(facts.Grade, rp); err != nil {
 		return s.log.Refuse(ctx, e, err)
 	}
+	if rp.Rule != "" && rp.Rule != policy.RuleDP && strings.TrimSpace(rp.ThresholdException) == "" {
+		person, err := s.isPersonLevel(ctx, resourceID)
+		if err != nil {
+			return s.log.Refuse(ctx, e, err)
+		}
+		if person {
+			return s.log.Refuse(ctx, e, apperr.New(apperr.Invalid, KeyNeedsException).OnField("threshold_exception"))
+		}
+	}
 	raw, err := json.Marshal(rp)
 	if err != nil {
 		return fmt.Errorf("set policy: %w", err)
@@ -197,6 +224,24 @@ func (s *Service) SetPolicy(ctx context.Context, p identity.Principal, resourceI
 			resourceID, string(raw), p.UserID, s.clock())
 		return err
 	})
+}
+
+// isPersonLevel reports whether a resource's privacy unit is a resident
+// identity number (no unit or no version yet: not known to be).
+func (s *Service) isPersonLevel(ctx context.Context, resourceID int64) (bool, error) {
+	unit, err := s.supply.PrivacyUnit(ctx, resourceID)
+	if err != nil || unit == "" {
+		return false, nil
+	}
+	tags, err := s.supply.Tags(ctx, resourceID)
+	if err != nil {
+		return false, err
+	}
+	det := map[string]string{}
+	for _, t := range tags {
+		det[t.Column] = t.Detector
+	}
+	return personLevel(unit, det), nil
 }
 
 func checkPolicy(grade string, rp ResourcePolicy) error {
@@ -301,6 +346,12 @@ func (s *Service) describe(ctx context.Context, id int64) (Resource, error) {
 	if rp.Rule != "" {
 		r.Rule = rp.Rule
 	}
+	// Natural-person data is under differential privacy unless the
+	// agency or the holder recorded why a threshold rule suffices.
+	if personLevel(unit, detector) && r.Rule != policy.RuleDP && strings.TrimSpace(rp.ThresholdException) == "" {
+		r.Rule = policy.RuleDP
+	}
+	r.dpDefaultGroups = r.Rule == policy.RuleDP && rp.MaxGroupsPerUnit == 0
 	if r.Rule == policy.RuleList {
 		r.RowCap = rp.RowCap
 		if r.RowCap <= 0 {
@@ -311,6 +362,9 @@ func (s *Service) describe(ctx context.Context, id int64) (Resource, error) {
 		Rule: policy.Rule{Kind: r.Rule, K: r.K, RowCap: r.RowCap, MaxGroupsPerUnit: rp.MaxGroupsPerUnit, MaxRowsPerGroup: rp.MaxRowsPerGroup}}
 	if unit != "" && !s.opt.ExactThreshold {
 		t.UnitRows = s.cachedUnitRows(v.Table, unit, v.Rows)
+	}
+	if r.dpDefaultGroups && t.UnitRows != nil {
+		t.Rule.MaxGroupsPerUnit = int(min(max(t.UnitRows.Max, 1), maxDefaultGroups))
 	}
 	for _, c := range v.Columns {
 		role := roles[c.Name]

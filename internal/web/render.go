@@ -31,6 +31,13 @@ var templateFuncs = template.FuncMap{
 		return m
 	},
 	"list": func(xs ...string) []string { return xs },
+	// deref shows an optional number.
+	"deref": func(p *int64) int64 {
+		if p == nil {
+			return 0
+		}
+		return *p
+	},
 	// day shows a deadline date (stored as a UTC midnight) as that date.
 	"day": func(t any) string {
 		switch v := t.(type) {
