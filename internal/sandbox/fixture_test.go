@@ -91,8 +91,8 @@ func specs() []tableSpec {
 		{id: resSocial, alias: "social_insurance", grade: "general-2", dept: 0, unit: "person_id",
 			policy: sandbox.ResourcePolicy{Alias: "social_insurance", K: 10, Rule: policy.RuleAggregation,
 				ThresholdException: "测试数据：验证阈值规则的查询改写", Columns: map[string]sandbox.ColumnPolicy{
-				"person_id": c(policy.Filter), "insured_status": c(policy.Filter), "employer_code": c(policy.Join),
-				"amount": c(policy.Aggregate, "count", "sum", "avg", "stddev", "max")}},
+					"person_id": c(policy.Filter), "insured_status": c(policy.Filter), "employer_code": c(policy.Join),
+					"amount": c(policy.Aggregate, "count", "sum", "avg", "stddev", "max")}},
 			tags: map[string]string{"person_id": "direct_identifier/resident_id", "name": "direct_identifier/person_name",
 				"phone": "direct_identifier/mobile", "district": "quasi_identifier/address", "gender": "quasi_identifier/gender",
 				"birth_year": "quasi_identifier/birth_date", "amount": "sensitive/sensitive_name"}},
