@@ -40,7 +40,7 @@ func testCatalog() Catalog {
 					{Name: "district", Role: Group},
 					{Name: "industry", Role: Group},
 					{Name: "status", Role: Group},
-					{Name: "founding_date", Role: Group},
+					{Name: "founding_date", Role: Group, Identifying: true},
 					{Name: "registered_capital", Role: Aggregate, Aggregates: []string{"count", "sum", "avg"}},
 				}},
 			{Name: "tax_grade", Resource: "JX-TAX-0003", Unit: "credit_code",

@@ -77,6 +77,9 @@ type capab struct {
 	// notNull: a column passed through unchanged that holds no NULL (and
 	// is not on the optional side of an outer join).
 	notNull bool
+	// identifying: derives, uncoarsened, from a column measured to nearly
+	// single out units.
+	identifying bool
 }
 
 func constCap() capab { return capab{perm: pAll, aggs: aggAll, constant: true} }
@@ -85,7 +88,8 @@ func (c capab) and(d capab) capab {
 	out := capab{perm: c.perm & d.perm, aggs: c.aggs & d.aggs, unit: c.unit || d.unit,
 		ident: c.ident || d.ident, names: c.names || d.names, agg: c.agg || d.agg,
 		constant: c.constant && d.constant, derived: true, prot: c.prot || d.prot,
-		released: (c.released || c.constant) && (d.released || d.constant) && (c.released || d.released)}
+		released:    (c.released || c.constant) && (d.released || d.constant) && (c.released || d.released),
+		identifying: c.identifying || d.identifying}
 	out.origins = append(append(out.origins, c.origins...), d.origins...)
 	return out
 }
@@ -376,6 +380,9 @@ func rt0(n *pg.Node) int32 { return locOf(n) }
 func (a *analyzer) checkOutput(c capab, rule RuleKind, loc int32) *refusal {
 	if c.unit && !c.agg {
 		return a.unitRefusal(c, loc)
+	}
+	if c.identifying && !c.agg && rule != RuleList {
+		return identifyingRefusal(c, loc)
 	}
 	if rule == RuleList {
 		if c.agg {
@@ -749,7 +756,7 @@ func (a *analyzer) rangeVar(rv *pg.RangeVar, sc *scope) *refusal {
 		o := &origin{table: t.Name, column: col.Name, role: col.Role, aggs: columnAggs(col)}
 		c := capab{perm: rolePerm(col.Role), aggs: o.aggs, origins: []*origin{o},
 			ident: col.Identifier || col.Name == t.Unit, names: col.PersonNames, prot: col.Role == Aggregate,
-			text: isTextType(col.Type), notNull: col.NotNull}
+			text: isTextType(col.Type), notNull: col.NotNull, identifying: col.Identifying}
 		if col.Name == t.Unit && t.Rule.Kind != RuleList {
 			c.unit = true
 			c.ident = true
@@ -941,7 +948,18 @@ func (a *analyzer) groupItem(g *pg.Node, stmt *pg.SelectStmt, sc *scope) *refusa
 	for _, o := range c.origins {
 		a.top.groupCols = append(a.top.groupCols, o.name())
 	}
+	if c.identifying {
+		return identifyingRefusal(c, locOf(g))
+	}
 	return a.need(c, pGroup, locOf(g))
+}
+
+func identifyingRefusal(c capab, loc int32) *refusal {
+	name := "a column"
+	if len(c.origins) > 0 {
+		name = c.origins[0].name()
+	}
+	return refuse(CodeIdentifyingColumn, loc, "identifying column "+name+" not coarsened", "column", name)
 }
 
 func isOrdinal(n *pg.Node) bool {

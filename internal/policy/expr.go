@@ -78,6 +78,10 @@ func (a *analyzer) expr(n *pg.Node, sc *scope, ctx exprCtx, depth int) (capab, *
 		}
 		c = c.and(def)
 		c.cond = true
+		// Bands written as a CASE with literal results coarsen.
+		if constResults(ce) {
+			c.identifying = false
+		}
 		return c, nil
 	case n.GetTypeCast() != nil:
 		tc := n.GetTypeCast()
@@ -197,6 +201,10 @@ func (a *analyzer) aExpr(ae *pg.A_Expr, sc *scope, ctx exprCtx, depth int) (capa
 		}
 	}
 	out.text = op == "||"
+	// A band: a value divided by a literal of at least 2.
+	if ae.Kind == pg.A_Expr_Kind_AEXPR_OP && op == "/" && rc.constant && atLeast(ae.Rexpr, 2) {
+		out.identifying = false
+	}
 	if ae.Kind == pg.A_Expr_Kind_AEXPR_NULLIF {
 		out.cond = true
 	}
@@ -232,6 +240,64 @@ func (a *analyzer) safeArithmetic(ae *pg.A_Expr, op string, l, r capab) *refusal
 		return refuse(CodeFailingExpr, ae.Location, "division by the literal zero", "what", op+" 0")
 	}
 	return nil
+}
+
+// coarsens: a date truncated or cut to a year, quarter or month, or a
+// text cut to a prefix of at most 6 characters.
+func coarsens(fc *pg.FuncCall, name string) bool {
+	unit := func(n *pg.Node) string {
+		if n == nil || n.GetAConst() == nil || n.GetAConst().GetSval() == nil {
+			return ""
+		}
+		return strings.ToLower(n.GetAConst().GetSval().Sval)
+	}
+	switch name {
+	case "date_trunc", "date_part", "extract":
+		if len(fc.Args) == 2 {
+			switch unit(fc.Args[0]) {
+			case "year", "quarter", "month", "decade", "century", "isoyear":
+				return true
+			}
+		}
+	case "left", "substr", "substring":
+		n := fc.Args[len(fc.Args)-1]
+		if name != "left" && (len(fc.Args) != 3 || !isOne(fc.Args[1])) {
+			return false
+		}
+		if iv := n.GetAConst().GetIval(); iv != nil && iv.Ival > 0 && iv.Ival <= 6 {
+			return true
+		}
+	}
+	return false
+}
+
+func isOne(n *pg.Node) bool {
+	iv := n.GetAConst().GetIval()
+	return iv != nil && iv.Ival == 1
+}
+
+func atLeast(n *pg.Node, v float64) bool {
+	ac := n.GetAConst()
+	if ac == nil {
+		return false
+	}
+	if iv := ac.GetIval(); iv != nil {
+		return float64(iv.Ival) >= v
+	}
+	if fv := ac.GetFval(); fv != nil {
+		f, err := strconv.ParseFloat(fv.Fval, 64)
+		return err == nil && f >= v
+	}
+	return false
+}
+
+func constResults(ce *pg.CaseExpr) bool {
+	for _, w := range ce.Args {
+		if cw := w.GetCaseWhen(); cw == nil || cw.Result.GetAConst() == nil {
+			return false
+		}
+	}
+	return ce.Defresult == nil || ce.Defresult.GetAConst() != nil
 }
 
 func nullIfZero(n *pg.Node) *pg.Node {
@@ -299,6 +365,9 @@ func (a *analyzer) funcCall(fc *pg.FuncCall, sc *scope, ctx exprCtx, depth int) 
 		}
 		c.derived = c.derived || !c.constant
 		c.text = textFunctions[name]
+		if coarsens(fc, name) {
+			c.identifying = false
+		}
 		return c, nil
 	}
 	// An aggregate.

@@ -103,6 +103,11 @@ type Column struct {
 	// Lower and Upper clamp one unit's contribution to a SUM or AVG of this
 	// column under DP; required for those aggregates there.
 	Lower, Upper int64
+	// Identifying marks a column measured to nearly single out units (about
+	// as many distinct values as units: an exact birth date, an address,
+	// a name): it is a group key or an output only through a coarsening
+	// (a year or month of a date, a short prefix, a band).
+	Identifying bool
 	// NotNull says the data version holds no NULL in the column (a
 	// measured fact of the immutable version): a number over it then has
 	// exactly the contributors of its group, and needs no count of its own.
@@ -300,6 +305,7 @@ const (
 	CodeOuterJoinFilter    Code = "outer_join_condition"
 	CodeMixedRelease       Code = "mixed_release"
 	CodeFailingExpr        Code = "failing_expression"
+	CodeIdentifyingColumn  Code = "identifying_column"
 	// Output check codes.
 	CodeSmallGroup  Code = "small_group"
 	CodeIdentifier  Code = "identifier_in_output"
@@ -318,7 +324,7 @@ func Codes() []Code {
 		CodeSubqueryExpression, CodeJoinCondition, CodeJoinUsing, CodeGroupingSets, CodeRecursiveCTE,
 		CodeUnsupported, CodeDPUnsupported, CodeRuleMismatch, CodeBadCatalog, CodeControlChar,
 		CodeReservedName, CodeShadowedName, CodeProtectedExpr, CodeJoinKey, CodeOuterJoinFilter,
-		CodeMixedRelease, CodeFailingExpr, CodeSmallGroup,
+		CodeMixedRelease, CodeFailingExpr, CodeIdentifyingColumn, CodeSmallGroup,
 		CodeIdentifier, CodeRowCap, CodeOutputShape}
 }
 
@@ -418,6 +424,7 @@ var messages = map[Code]string{
 	CodeJoinKey:            "Join keys must be columns of the workspace's tables, unchanged; a literal or computed value as a join key would single out a person or enterprise.",
 	CodeOuterJoinFilter:    "Conditions on the optional side of an outer join are not supported; put the condition in the WHERE clause of the main query, or use an inner JOIN.",
 	CodeMixedRelease:       "An outer query may combine aggregate subqueries, or read tables, but not both; aggregate the table in a subquery first.",
+	CodeIdentifyingColumn:  "Column {column} nearly singles out persons or enterprises (measured on this data version): group or output it only coarsened, for example date_trunc('month', …), EXTRACT(year FROM …), left(…, 4), or … / 10 * 10.",
 	CodeFailingExpr:        "{what} could fail for some rows and not for others, and whether a query fails must not depend on the data; rewrite the query without it (literals in arithmetic below one billion, positions and lengths as literals between -1000 and 1000, no arithmetic on CASE, no cast of text to other types).",
 	CodeSmallGroup:         "A result group covers fewer than {k} distinct units and was withheld.",
 	CodeIdentifier:         "The result contains what looks like a {kind} in column {column}; it was withheld.",

@@ -237,9 +237,12 @@ func (s *Service) runReal(ctx context.Context, p identity.Principal, w Workspace
 			return fmt.Errorf("measure units: %w", err)
 		}
 		if added {
+			// The statistics can refuse what the first look allowed (a
+			// column measured to single out units).
 			plan, d = policy.Rewrite(job.SQL, catalog(rs, "main"), s.options())
 			if !d.Allowed {
-				return fmt.Errorf("query %s refused once unit statistics were added: %s", d.Fingerprint, d.Code)
+				job.Status, job.Reason = Refused, refusalOf(d)
+				return nil
 			}
 		}
 	}

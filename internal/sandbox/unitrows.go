@@ -67,7 +67,7 @@ func (s *Service) measureUnitRows(ctx context.Context, rs []Resource, codes []st
 			r.table.Rule.MaxGroupsPerUnit = int(min(max(u.Max, 1), maxDefaultGroups))
 		}
 		if cs, err := s.statsOf(ctx, *r); err == nil {
-			applyNotNull(&r.table, &cs)
+			applyStats(&r.table, &cs, r.freeDims)
 		}
 		added = true
 	}
@@ -117,14 +117,23 @@ func (s *Service) cachedStats(relation, unit string, rows int64) *columnStats {
 	return nil
 }
 
-// applyNotNull marks the columns the statistics found free of NULL.
-func applyNotNull(t *policy.Table, cs *columnStats) {
+// applyStats marks the columns the statistics found free of NULL, and
+// the dimension columns that nearly single out units (at least one
+// distinct value for every two units), which the policy then lets out
+// only coarsened, unless the agency or the holder recorded a reason
+// (free names the columns with one).
+func applyStats(t *policy.Table, cs *columnStats, free map[string]bool) {
 	if cs == nil {
 		return
 	}
 	for i := range t.Columns {
-		if n, ok := cs.nulls[t.Columns[i].Name]; ok && n == 0 {
-			t.Columns[i].NotNull = true
+		c := &t.Columns[i]
+		if n, ok := cs.nulls[c.Name]; ok && n == 0 {
+			c.NotNull = true
+		}
+		if d, ok := cs.distinct[c.Name]; ok && cs.units >= 20 && 2*d >= cs.units && !free[c.Name] &&
+			(c.Role == policy.Group || c.Role == policy.Visible) && t.Rule.Kind != policy.RuleList {
+			c.Identifying = true
 		}
 	}
 }

@@ -73,6 +73,9 @@ type Resource struct {
 	// dpDefaultGroups: under DP without a bound set by the agency, a
 	// person's groups are bounded by the version's most rows of one unit.
 	dpDefaultGroups bool
+	// freeDims are columns recorded as free dimensions despite measuring
+	// as identifying.
+	freeDims map[string]bool
 }
 
 // Column is a column with its tag and role.
@@ -119,6 +122,9 @@ type ColumnPolicy struct {
 	// Lower and Upper clamp a unit's contribution under DP.
 	Lower int64 `json:"lower,omitempty"`
 	Upper int64 `json:"upper,omitempty"`
+	// Dimension is the recorded reason to use a column measured as
+	// identifying as a free dimension (it is kept in the audit entry).
+	Dimension string `json:"dimension,omitempty"`
 }
 
 // GradeK is the minimum number of distinct privacy units in a released
@@ -384,8 +390,14 @@ func (s *Service) describe(ctx context.Context, id int64) (Resource, error) {
 		t.Columns = append(t.Columns, col)
 		r.Columns = append(r.Columns, Column{Name: c.Name, Type: c.Type, Tag: tag, Role: col.Role, Aggregates: col.Aggregates})
 	}
+	r.freeDims = map[string]bool{}
+	for c, cp := range rp.Columns {
+		if strings.TrimSpace(cp.Dimension) != "" {
+			r.freeDims[c] = true
+		}
+	}
 	if unit != "" && !s.opt.ExactThreshold {
-		applyNotNull(&t, s.cachedStats(v.Table, unit, v.Rows))
+		applyStats(&t, s.cachedStats(v.Table, unit, v.Rows), r.freeDims)
 	}
 	if r.Rule != policy.RuleList && unit == "" {
 		r.Why = "sandbox.no_privacy_unit"

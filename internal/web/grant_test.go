@@ -17,9 +17,9 @@ import (
 )
 
 // day is a calendar day at UTC midnight, as grant stores days.
-func dayOf(t time.Time) time.Time {
-	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
-}
+// dayOf is the calendar day in Shanghai, as grant counts days: the UTC
+// date differs from it every evening after 16:00 UTC.
+func dayOf(t time.Time) time.Time { return grant.Day(t) }
 
 func (e *env) planForm(title string, ids ...int64) grant.PlanForm {
 	now := e.clock.Now()
