@@ -213,6 +213,9 @@ type fixture struct {
 	// exact is the same service counting distinct units on every query.
 	exact *sandbox.Service
 	world world
+	// direct runs the tests' own queries straight on the engine (see
+	// directRunner).
+	direct *engine.Runner
 
 	mu  sync.Mutex
 	now time.Time

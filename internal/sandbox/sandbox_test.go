@@ -219,7 +219,10 @@ func (f *fixture) byHand(q string) []string {
 		return canon(rows)
 	}
 	// The same groups exist in the query run as written, unchanged.
-	direct := renameTables(q, cat)
+	direct, err := renameTables(q, f.relations())
+	if err != nil {
+		f.t.Fatal(err)
+	}
 	dres, err := r.Run(f.ctx, direct, nil, engine.Limits{})
 	if err != nil {
 		f.t.Fatalf("direct %s: %v", direct, err)
@@ -236,16 +239,26 @@ func (f *fixture) byHand(q string) []string {
 	return canon(rows)
 }
 
+// relations maps the workspace's table names to the engine's relations.
+func (f *fixture) relations() map[string]string {
+	f.t.Helper()
+	ws, err := f.svc.Workspace(f.ctx, f.op, f.ws.ID)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, r := range ws.Resources {
+		out[r.Table] = supply.TableName(r.ID, 1)
+	}
+	return out
+}
+
 // renameTables points the query's table names at their relations, the
 // names kept as aliases, by parsing (never by text substitution).
-func renameTables(q string, cat policy.Catalog) string {
+func renameTables(q string, rel map[string]string) (string, error) {
 	tree, err := pg.Parse(q)
 	if err != nil {
-		return q
-	}
-	rel := map[string]string{}
-	for _, t := range cat.Tables {
-		rel[t.Name] = t.Relation
+		return "", fmt.Errorf("parse %q: %w", q, err)
 	}
 	var visit func(m protoreflect.Message)
 	visit = func(m protoreflect.Message) {
@@ -274,7 +287,7 @@ func renameTables(q string, cat policy.Catalog) string {
 	visit(tree.ProtoReflect())
 	out, err := pg.Deparse(tree)
 	if err != nil {
-		return q
+		return "", fmt.Errorf("deparse %q: %w", q, err)
 	}
-	return out
+	return out, nil
 }
