@@ -626,6 +626,7 @@ func TestAttackCorpus(t *testing.T) {
 			if r.kinds[problemLeak] || r.kinds[problemPlatform] {
 				verdict = verdictLeaked
 			}
+			t.Logf("%s: %s", a, verdict)
 			tally[a.class][verdict]++
 			if r.kinds[problemPlatform] {
 				tally[a.class]["500"]++
