@@ -214,6 +214,9 @@ type fixture struct {
 	// exact is the same service counting distinct units on every query.
 	exact *sandbox.Service
 	world world
+	// direct runs the tests' own queries straight on the engine (see
+	// directRunner).
+	direct *engine.Runner
 
 	mu  sync.Mutex
 	now time.Time
@@ -250,10 +253,23 @@ func date(s string) time.Time {
 	return d
 }
 
+// extraTable is a resource a test adds to the world: its spec, its CSV
+// and the columns kept as text.
+type extraTable struct {
+	spec  tableSpec
+	csv   string
+	types map[string]string
+}
+
 // eachSetup runs fn on SQLite + DuckDB, and on PostgreSQL for both planes
 // when GONGSHU_TEST_POSTGRES is set.
 func eachSetup(t *testing.T, opt sandbox.Options, fn func(t *testing.T, f *fixture)) {
-	t.Run("duckdb", func(t *testing.T) { fn(t, setup(t, storetest.SQLite(t), "", opt)) })
+	eachSetupWith(t, opt, nil, fn)
+}
+
+// eachSetupWith is eachSetup with extra tables in the world.
+func eachSetupWith(t *testing.T, opt sandbox.Options, extra []extraTable, fn func(t *testing.T, f *fixture)) {
+	t.Run("duckdb", func(t *testing.T) { fn(t, setupWith(t, storetest.SQLite(t), "", opt, extra)) })
 	if os.Getenv(storetest.EnvPostgres) == "" {
 		return
 	}
@@ -271,11 +287,16 @@ func eachSetup(t *testing.T, opt sandbox.Options, fn func(t *testing.T, f *fixtu
 		q := pu.Query()
 		q.Set("domain_schema", q.Get("search_path"))
 		pu.RawQuery = q.Encode()
-		fn(t, setup(t, db, pu.String(), opt))
+		fn(t, setupWith(t, db, pu.String(), opt, extra))
 	})
 }
 
 func setup(t testing.TB, db *store.DB, domain string, opt sandbox.Options) *fixture {
+	t.Helper()
+	return setupWith(t, db, domain, opt, nil)
+}
+
+func setupWith(t testing.TB, db *store.DB, domain string, opt sandbox.Options, extra []extraTable) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	f := &fixture{t: t, ctx: ctx, db: db, now: time.Date(2025, 12, 15, 1, 0, 0, 0, time.UTC)}
@@ -309,9 +330,15 @@ func setup(t testing.TB, db *store.DB, domain string, opt sandbox.Options) *fixt
 	}
 	t.Cleanup(func() { f.eng.Close() })
 	f.world = genWorld(20000)
+	all := specs()
+	types := map[int64]map[string]string{}
+	for _, x := range extra {
+		all = append(all, x.spec)
+		f.world.csv[x.spec.id], types[x.spec.id] = x.csv, x.types
+	}
 	dir := t.TempDir()
 	var ids []int64
-	for _, s := range specs() {
+	for _, s := range all {
 		ids = append(ids, s.id)
 		res.byID[s.id] = grant.ResourceFacts{ID: s.id, Code: fmt.Sprintf("13601002025%05d", s.id), Name: s.alias, Grade: s.grade,
 			Region: "360100", HolderOrgID: depts[s.dept].ID, Status: "registered", Registered: true}
@@ -320,7 +347,11 @@ func setup(t testing.TB, db *store.DB, domain string, opt sandbox.Options) *fixt
 			t.Fatal(err)
 		}
 		table := supply.TableName(s.id, 1)
-		lr, err := f.eng.Load(ctx, table, engine.Source{Path: p, Format: engine.CSV, Types: textTypes(s.id)}, nil)
+		tt := textTypes(s.id)
+		if x, ok := types[s.id]; ok {
+			tt = x
+		}
+		lr, err := f.eng.Load(ctx, table, engine.Source{Path: p, Format: engine.CSV, Types: tt}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -354,7 +385,7 @@ func setup(t testing.TB, db *store.DB, domain string, opt sandbox.Options) *fixt
 	xopt := opt
 	xopt.ExactThreshold = true
 	f.exact = sandbox.New(db, f.log, f.grant, res, sup, runner, mock, key, f.clock, xopt)
-	for _, s := range specs() {
+	for _, s := range all {
 		if err := f.svc.SetPolicy(ctx, f.ncAgency, s.id, s.policy); err != nil {
 			t.Fatalf("policy of %s: %v", s.alias, err)
 		}

@@ -13,7 +13,8 @@ import (
 // real data (DuckDB) and checks every released result, not the rewrite:
 // no protected raw value appears in it, whole or inside a text, and under
 // the aggregation rule every released row is a group the engine itself
-// counts at least k distinct units for (byHand). R12.1, R15.2.
+// releases too (byHand: at least k units per group and per value, the
+// complement check, secondary suppression). R12.1, R15.2.
 func FuzzEnforcedResults(f *testing.F) {
 	for _, name := range []string{"legitimate.txt", "adversarial.txt"} {
 		for _, e := range corpus(f, name, name == "adversarial.txt") {
@@ -59,13 +60,18 @@ func FuzzEnforcedResults(f *testing.F) {
 		if !strings.HasPrefix(j.Rule, "aggregation") {
 			return
 		}
+		want, _, err := fx.byHand(sql)
+		if err != nil {
+			// A shape byHand does not compute (it covers the corpus's).
+			return
+		}
 		groups := map[string]bool{}
-		for _, g := range fx.byHand(sql) {
+		for _, g := range want {
 			groups[g] = true
 		}
 		for _, g := range canon(rows) {
 			if !groups[g] {
-				t.Fatalf("%q released %s, not a group of at least k units", sql, g)
+				t.Fatalf("%q released %s, not a row byHand releases", sql, g)
 			}
 		}
 	})
