@@ -87,7 +87,8 @@ func constCap() capab { return capab{perm: pAll, aggs: aggAll, constant: true} }
 func (c capab) and(d capab) capab {
 	out := capab{perm: c.perm & d.perm, aggs: c.aggs & d.aggs, unit: c.unit || d.unit,
 		ident: c.ident || d.ident, names: c.names || d.names, agg: c.agg || d.agg,
-		constant: c.constant && d.constant, derived: true, prot: c.prot || d.prot,
+		constant: c.constant && d.constant, derived: true, prot: c.prot || d.prot, text: c.text || d.text,
+		cond: c.cond || d.cond,
 		released:    (c.released || c.constant) && (d.released || d.constant) && (c.released || d.released),
 		identifying: c.identifying || d.identifying}
 	out.origins = append(append(out.origins, c.origins...), d.origins...)
@@ -130,7 +131,10 @@ type scopeItem struct {
 }
 
 type scope struct {
-	items []scopeItem
+	// merged are the columns of JOIN ... USING between released rows,
+	// which an unqualified name reads once.
+	merged map[string]bool
+	items  []scopeItem
 	ctes  map[string]*cteDef
 	outer *scope // for CTE lookup only: FROM items never see outer columns
 }

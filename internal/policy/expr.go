@@ -98,6 +98,11 @@ func (a *analyzer) expr(n *pg.Node, sc *scope, ctx exprCtx, depth int) (capab, *
 		if c.text && !c.constant && !c.released && !textCastTypes[name] {
 			return capab{}, refuse(CodeFailingExpr, tc.Location, "cast of text to "+name, "what", "CAST(text AS "+name+")")
 		}
+		// A number cast to a narrower type overflows for large values, and
+		// a value chosen by a condition can be made large for one row only.
+		if !c.constant && !c.released && !c.agg && !textCastTypes[name] && (c.cond || narrowCastTypes[name]) {
+			return capab{}, refuse(CodeFailingExpr, tc.Location, "cast that can fail row by row", "what", "CAST(… AS "+name+")")
+		}
 		// A numeric cast of a number keeps its value; any other cast
 		// computes a new one.
 		if !numericCastTypes[name] {
@@ -362,6 +367,12 @@ func (a *analyzer) funcCall(fc *pg.FuncCall, sc *scope, ctx exprCtx, depth int) 
 		}
 		if r := a.safeFunction(fc, name, c); r != nil {
 			return capab{}, r
+		}
+		// Inside an aggregate, a function of a conditional value can turn
+		// one row into NULL (or fail) on a condition: a hidden FILTER that
+		// no check would count. A CASE must be the whole argument.
+		if ctx.inAgg && c.cond && !c.released {
+			return capab{}, refuse(CodeFailingExpr, fc.Location, name+" of a conditional value inside an aggregate", "what", name+"(CASE …)")
 		}
 		c.derived = c.derived || !c.constant
 		c.text = textFunctions[name]
@@ -679,6 +690,9 @@ func (a *analyzer) resolve(cr *pg.ColumnRef, sc *scope) (capab, *refusal) {
 			"table", strings.Join(names[:len(names)-1], "."))
 	}
 	full := strings.Join(names, ".")
+	if len(found) > 1 && len(names) == 1 && sc.merged[strings.ToLower(names[0])] {
+		found = found[:1]
+	}
 	switch len(found) {
 	case 0:
 		return capab{}, refuse(CodeUnknownColumn, cr.Location, "no column "+full, "column", full)

@@ -19,7 +19,7 @@ var scalarFunctions = map[string]bool{
 	"replace": true, "concat": true, "left": true, "right": true, "lpad": true, "rpad": true,
 	"strpos": true, "position": true,
 	// dates
-	"date_trunc": true, "date_part": true, "extract": true,
+	"date_trunc": true, "date_part": true, "extract": true, "age": true,
 }
 
 // Aggregate function bits: an aggset says which aggregates a value may be
@@ -117,6 +117,10 @@ var textFunctions = map[string]bool{"lower": true, "upper": true, "substr": true
 
 // textCastTypes hold text: a cast to one of them never fails.
 var textCastTypes = map[string]bool{"text": true, "varchar": true, "bpchar": true, "char": true}
+
+// narrowCastTypes can overflow when a wider number is cast to them.
+var narrowCastTypes = map[string]bool{"int": true, "int2": true, "int4": true, "integer": true, "smallint": true,
+	"float4": true, "real": true}
 
 // numericCastTypes are the casts that keep a number's value (up to
 // rounding): a protected value cast to one of them is still itself.

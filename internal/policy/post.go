@@ -385,6 +385,12 @@ func (a *analyzer) postFrom(n *pg.Node, sc *scope, depth int) *refusal {
 				return r
 			}
 		}
+		for _, u := range j.UsingClause {
+			if sc.merged == nil {
+				sc.merged = map[string]bool{}
+			}
+			sc.merged[strings.ToLower(u.GetString_().GetSval())] = true
+		}
 		return nil
 	}
 	return refuse(CodeMixedRelease, locOf(n), "a FROM item that is not released rows")

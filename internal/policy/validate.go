@@ -175,6 +175,16 @@ func scanCheck(sql string, limits Limits) *refusal {
 	return nil
 }
 
+// CheckText refuses text no query may hold (NUL, control characters,
+// invalid UTF-8) before anything else looks at it, whichever way it will
+// run; Allowed is set when the text is clean.
+func CheckText(sql string) Decision {
+	if r := controlCheck(sql); r != nil {
+		return r.decision()
+	}
+	return Decision{Allowed: true, Code: CodeOK, Key: "policy.ok", Message: Message(CodeOK, nil), Location: -1, Args: map[string]string{}}
+}
+
 // controlCheck refuses text that the parser, the engine and the audit log
 // could each read differently: invalid UTF-8, NUL (which C strings end
 // at, so what is checked and what is stored would differ) and other

@@ -173,7 +173,8 @@ func (f *fixture) checkCorpus(t *testing.T, name string) int {
 		}
 		got := canon(j.Rows)
 		limit := strings.Contains(strings.ToUpper(e.sql), " LIMIT ")
-		if tied != nil || limit {
+		exact := strings.Join(got, "\n") == strings.Join(want, "\n")
+		if (tied != nil || limit) && !exact {
 			// LIMIT keeps some of the released rows, and a tie in secondary
 			// suppression may withhold any of the tied groups: the released
 			// rows are among the by-hand ones (and, for a tie, as many).
@@ -193,7 +194,7 @@ func (f *fixture) checkCorpus(t *testing.T, name string) int {
 			if tied != nil && !limit && len(got) != len(want) {
 				t.Errorf("%s line %d: %s\n got %d rows, want %d", name, e.line, e.sql, len(got), len(want))
 			}
-		} else if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		} else if !exact {
 			t.Errorf("%s line %d: %s\n got %d rows %v\nwant %d rows %v", name, e.line, e.sql, len(got), head(got), len(want), head(want))
 		}
 		n++

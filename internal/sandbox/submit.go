@@ -179,12 +179,15 @@ func (s *Service) Submit(ctx context.Context, p identity.Principal, workspaceID 
 	w, err := s.submitter(ctx, p, workspaceID)
 	if err != nil {
 		e := audit.Entry{Actor: p.Actor(), Action: ActionSubmit, ObjectType: "sandbox_workspace", ObjectID: strconv.FormatInt(workspaceID, 10)}
-		e.Set("sql", sqlText)
+		e.Set("sql", storable(sqlText))
 		return Job{}, s.log.Refuse(ctx, e, err)
 	}
 	job := Job{WorkspaceID: w.ID, Target: target, SQL: sqlText, CreatedAt: s.clock(),
 		agreementID: w.AgreementID, operatorOrgID: w.OperatorOrgID, userID: p.UserID}
+	text := policy.CheckText(sqlText)
 	switch {
+	case !text.Allowed:
+		job.Status, job.Reason = Refused, refusalOf(text)
 	case target != Mock && target != Real:
 		job.Status, job.Reason = Refused, reasonOf(apperr.New(apperr.Invalid, KeyBadTarget))
 	case w.State == StateHalted:
@@ -201,11 +204,15 @@ func (s *Service) Submit(ctx context.Context, p identity.Principal, workspaceID 
 			// such. A reservation stays spent if the query reached the
 			// domain (runReal refunds only what never ran): whether a run
 			// fails must not be free to ask.
+			job.SQL = storable(job.SQL)
 			e := s.entry(p, &job)
 			e.Set("error", err.Error())
 			return Job{}, s.log.Refuse(ctx, e, err)
 		}
 	}
+	// What is stored and audited is the text as submitted, with what a
+	// database cannot hold (NUL, invalid UTF-8) made visible instead.
+	job.SQL = storable(job.SQL)
 	if err := s.record(ctx, p, &job); err != nil {
 		return Job{}, err
 	}
@@ -361,6 +368,12 @@ func (s *Service) runError(ctx, wctx context.Context, err error) error {
 	// The engine's message may quote a value (a failed conversion names
 	// it): the operator is told that the query failed, not why.
 	return apperr.New(apperr.Invalid, KeyEngine).Wrap(err)
+}
+
+// storable is sql with NUL shown as ␀ and invalid UTF-8 as U+FFFD, which
+// every store and the audit log keep as they are.
+func storable(sql string) string {
+	return strings.ReplaceAll(strings.ToValidUTF8(sql, "\uFFFD"), "\x00", "\u2400")
 }
 
 // finite replaces values the JSON of a result cannot carry (NaN and
