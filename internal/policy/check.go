@@ -88,7 +88,7 @@ func (c capab) and(d capab) capab {
 	out := capab{perm: c.perm & d.perm, aggs: c.aggs & d.aggs, unit: c.unit || d.unit,
 		ident: c.ident || d.ident, names: c.names || d.names, agg: c.agg || d.agg,
 		constant: c.constant && d.constant, derived: true, prot: c.prot || d.prot, text: c.text || d.text,
-		cond: c.cond || d.cond,
+		cond:        c.cond || d.cond,
 		released:    (c.released || c.constant) && (d.released || d.constant) && (c.released || d.released),
 		identifying: c.identifying || d.identifying}
 	out.origins = append(append(out.origins, c.origins...), d.origins...)
@@ -135,8 +135,8 @@ type scope struct {
 	// which an unqualified name reads once.
 	merged map[string]bool
 	items  []scopeItem
-	ctes  map[string]*cteDef
-	outer *scope // for CTE lookup only: FROM items never see outer columns
+	ctes   map[string]*cteDef
+	outer  *scope // for CTE lookup only: FROM items never see outer columns
 }
 
 type cteDef struct {
