@@ -172,7 +172,13 @@ func (an *analysis) rewriteDP(opt Options) (Plan, *refusal) {
 	for _, s := range inner[1+len(groups):] {
 		mid = append(mid, s[strings.LastIndex(s, " AS ")+4:])
 	}
-	mid = append(mid, `row_number() OVER (PARTITION BY "__gs_unit" ORDER BY random()) AS "__gs_rn"`)
+	// A unit in more groups than the bound keeps a random few; when the
+	// version's statistics prove no unit has more rows than the bound, no
+	// unit can be in more groups, and the sort is skipped.
+	bounded := t.UnitRows != nil && t.UnitRows.Max > 0 && t.UnitRows.Max <= maxGroups
+	if !bounded {
+		mid = append(mid, `row_number() OVER (PARTITION BY "__gs_unit" ORDER BY random()) AS "__gs_rn"`)
+	}
 	var b strings.Builder
 	b.WriteString("SELECT ")
 	b.WriteString(strings.Join(append(outer, extra...), ", "))
@@ -185,7 +191,9 @@ func (an *analysis) rewriteDP(opt Options) (Plan, *refusal) {
 	b.WriteString(" GROUP BY ")
 	b.WriteString(strings.Join(innerGroup, ", "))
 	b.WriteString(`) AS "__gs_per_unit") AS "__gs_bounded"`)
-	fmt.Fprintf(&b, ` WHERE "__gs_rn" <= %d`, maxGroups)
+	if !bounded {
+		fmt.Fprintf(&b, ` WHERE "__gs_rn" <= %d`, maxGroups)
+	}
 	if len(outerGroup) > 0 {
 		b.WriteString(" GROUP BY ")
 		b.WriteString(strings.Join(outerGroup, ", "))

@@ -56,8 +56,17 @@ func verifyPlan(p Plan, cat Catalog) error {
 			return fmt.Errorf("rewritten SQL no longer passes the policy: %s (%s)", d.Code, d.Rule)
 		}
 	case RuleDP:
-		if p.Noise == nil || !strings.Contains(p.SQL, `"__gs_rn" <=`) || !strings.Contains(p.SQL, "PARTITION BY \"__gs_unit\"") {
+		bounded := false
+		for _, t := range cat.Tables {
+			if t.Rule.Kind == RuleDP && t.UnitRows != nil && t.UnitRows.Max > 0 && t.UnitRows.Max <= int64(max(t.Rule.MaxGroupsPerUnit, 1)) {
+				bounded = true
+			}
+		}
+		if p.Noise == nil || (!bounded && (!strings.Contains(p.SQL, `"__gs_rn" <=`) || !strings.Contains(p.SQL, "PARTITION BY \"__gs_unit\""))) {
 			return fmt.Errorf("DP plan without contribution bounds")
+		}
+		if !strings.Contains(p.SQL, `AS "__gs_per_unit"`) {
+			return fmt.Errorf("DP plan without a per-unit aggregate")
 		}
 	default:
 		return fmt.Errorf("plan without a rule")

@@ -112,6 +112,31 @@ func TestRewriteDP(t *testing.T) {
 	}
 }
 
+// R15.2: when the version's statistics prove no person has more rows than
+// the bound on groups a person may reach, the random choice of groups
+// (a sort of every person's rows) is skipped; otherwise it is kept.
+func TestRewriteDPBoundedByStatistics(t *testing.T) {
+	opt := Options{Epsilon: big.NewRat(1, 1), Delta: big.NewRat(1, 1000000)}
+	q := "SELECT district, count(*) FROM medical_visits GROUP BY district"
+	for _, c := range []struct {
+		max  int64
+		sort bool
+	}{{3, false}, {4, true}} {
+		cat := testCatalog()
+		cat.Tables[4].UnitRows = &UnitRows{Max: c.max}
+		p, d := Rewrite(q, cat, opt)
+		if !d.Allowed {
+			t.Fatalf("refused: %s", d.Code)
+		}
+		if got := strings.Contains(p.SQL, "row_number()"); got != c.sort {
+			t.Errorf("at most %d rows a person, bound 3: sort %v, want %v\n%s", c.max, got, c.sort, p.SQL)
+		}
+		if err := verifyPlan(p, cat); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
 // Size and depth caps are configurable and refuse before parsing.
 func TestLimits(t *testing.T) {
 	cat := testCatalog()

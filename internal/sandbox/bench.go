@@ -2,11 +2,14 @@ package sandbox
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"io"
+	"math/big"
 	"sort"
 	"time"
 
+	"github.com/gongshu/gongshu/internal/dp"
 	"github.com/gongshu/gongshu/internal/engine"
 	"github.com/gongshu/gongshu/internal/policy"
 )
@@ -130,12 +133,51 @@ func benchEngine(ctx context.Context, dir, dsn string, rows int, cat policy.Cata
 	if err != nil {
 		return err
 	}
+	// Differential privacy: the same aggregate under the DP rule, with
+	// per-person bounding in the engine and noise drawn here.
+	dpCat := withStats
+	dpCat.Tables = append([]policy.Table(nil), withStats.Tables...)
+	// The sandbox's default bound on groups a person reaches: the most
+	// rows a person has in the version (at most 12).
+	dpCat.Tables[0].Rule = policy.Rule{Kind: policy.RuleDP, K: 10, MaxGroupsPerUnit: int(min(stats.Max, 12)), MaxRowsPerGroup: 1}
+	dpCat.Tables[0].Columns = append([]policy.Column(nil), withStats.Tables[0].Columns...)
+	for i := range dpCat.Tables[0].Columns {
+		if dpCat.Tables[0].Columns[i].Name == "amount" {
+			dpCat.Tables[0].Columns[i].Lower, dpCat.Tables[0].Columns[i].Upper = 0, 5000
+		}
+	}
+	smp := dp.NewSampler(rand.Reader)
+	dpOpt := policy.Options{Epsilon: big.NewRat(1, 2), Delta: big.NewRat(1, 1000000)}
+	enforcedDP := func() error {
+		p, d := policy.Rewrite(benchQuery, dpCat, dpOpt)
+		if !d.Allowed {
+			return fmt.Errorf("bench: DP %s", d.Code)
+		}
+		res, err := r.Run(ctx, p.SQL, []string{table}, lim)
+		if err != nil {
+			return err
+		}
+		rows, err := noiseRows(smp, p, res.Rows)
+		if err != nil {
+			return err
+		}
+		if _, od := policy.CheckOutput(p, res.Columns, rows); !od.Allowed {
+			return fmt.Errorf("bench: DP output %s", od.Code)
+		}
+		return nil
+	}
+	mdd, mdp, err := timePair(runs, runDirect(direct), enforcedDP)
+	if err != nil {
+		return err
+	}
 	fmt.Fprintf(w, "%s: unit statistics (at most %d rows per unit, %d without one) measured once in %s\n",
 		e.Kind(), stats.Max, stats.Null, measured.Round(time.Millisecond))
 	fmt.Fprintf(w, "%s: direct aggregate %s; direct with distinct-unit threshold %s; enforced, distinct units counted %s; enforced, settled by rows %s\n",
 		e.Kind(), md, mu, mx, me)
 	fmt.Fprintf(w, "%s: enforced/direct = %.2fx (target <= 1.25x); counting distinct units instead: %.2fx (%.2fx of the direct query with the same threshold)\n",
 		e.Kind(), float64(me)/float64(md), float64(mx)/float64(md), float64(mx)/float64(mu))
+	fmt.Fprintf(w, "%s: differential privacy: direct %s, enforced (bounded per person, noised) %s: %.2fx (target <= 2x)\n",
+		e.Kind(), mdd, mdp, float64(mdp)/float64(mdd))
 	return nil
 }
 

@@ -409,14 +409,18 @@ func hasGroupColumn(p policy.Plan) bool {
 // addNoise applies the DP plan: the K floor, noisy partition selection,
 // then fresh discrete Laplace noise on each released statistic.
 func (s *Service) addNoise(p policy.Plan, rows [][]any) ([][]any, error) {
-	np := p.Noise
 	s.randMu.Lock()
 	defer s.randMu.Unlock()
 	r := s.opt.Random
 	if r == nil {
 		r = rand.Reader
 	}
-	smp := dp.NewSampler(r)
+	return noiseRows(dp.NewSampler(r), p, rows)
+}
+
+// noiseRows applies a DP plan's noise to rows with smp.
+func noiseRows(smp *dp.Sampler, p policy.Plan, rows [][]any) ([][]any, error) {
+	np := p.Noise
 	tau, err := dp.PartitionThreshold(np.MaxGroupsPerUnit, np.PartitionEpsilon, np.Delta)
 	if err != nil {
 		return nil, fmt.Errorf("dp: %w", err)
