@@ -339,8 +339,14 @@ func (s *Service) runReal(ctx context.Context, p identity.Principal, w Workspace
 	for _, r := range touched {
 		important = important || r.Grade == "important" || r.Grade == "重要" || r.Grade == "重要数据"
 	}
+	// The hold for size is decided by the query's shape where the
+	// statistics bound its groups (a result never has more groups than
+	// its keys have value combinations), so that whether a result is held
+	// says nothing about which groups passed; the actual size remains the
+	// fallback for shapes the estimate cannot bound.
+	estimated := s.estimateRows(ctx, plan, touched)
 	switch {
-	case len(job.Rows) > s.opt.ReleaseRows || size > s.opt.ReleaseBytes:
+	case estimated > int64(s.opt.ReleaseRows) || len(job.Rows) > s.opt.ReleaseRows || size > s.opt.ReleaseBytes:
 		job.Status, job.Reason = Held, reasonOf(apperr.New(apperr.Invalid, "sandbox.held_size"))
 	case important:
 		job.Status, job.Reason = Held, reasonOf(apperr.New(apperr.Invalid, "sandbox.held_grade"))

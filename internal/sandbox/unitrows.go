@@ -269,3 +269,38 @@ func (s *Service) fusionRisk(ctx context.Context, k int, rel policy.Release, tou
 	}
 	return false, "", detail
 }
+
+// estimateRows bounds the groups a plan can release from its releases'
+// group keys and the versions' distinct counts (0 when nothing is known:
+// a list query, or a key of unknown origin).
+func (s *Service) estimateRows(ctx context.Context, p policy.Plan, touched []Resource) int64 {
+	byName := map[string]Resource{}
+	for _, r := range touched {
+		byName[r.Table] = r
+	}
+	var total int64
+	for _, rel := range p.Releases {
+		groups := int64(1)
+		for _, g := range rel.GroupColumns {
+			table, col, _ := strings.Cut(g, ".")
+			r, ok := byName[table]
+			if !ok {
+				return 0
+			}
+			cs, err := s.statsOf(ctx, r)
+			if err != nil {
+				return 0
+			}
+			d := cs.distinct[col]
+			if d <= 0 {
+				d = max(r.rows, 1)
+			}
+			if groups > (1<<40)/max(d, 1) {
+				return 1 << 40
+			}
+			groups *= d
+		}
+		total += groups
+	}
+	return total
+}
