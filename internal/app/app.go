@@ -137,15 +137,15 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 			db.Close()
 			return nil, fmt.Errorf("open the data domain: %w", err)
 		}
-		sup = supply.NewService(db, log, domain.Adapt(eng), registryResources{reg}, cfg.Now)
+		sup = supply.NewService(db, log, domain.Adapt(eng), registryResources{reg}, regions, cfg.Now)
 	}
-	gov := governance.New(db, log, governanceResources{reg}, workday.Default(), cfg.Now, governance.Options{})
+	gov := governance.New(db, log, governanceResources{reg}, regions, workday.Default(), cfg.Now, governance.Options{})
 	// The scope check consults the negative list and consents (R5.2,
 	// R5.3); a stopped agreement ends the operator's sessions and tokens.
 	gr := grant.New(db, log, regions, workday.Default(), cfg.Now, grantResources{reg}, gov, orgRevoker{ids}, nil, grant.Options{})
 	var qual *quality.Service
 	if eng != nil {
-		qual = quality.NewService(db, log, qualityDomain{eng}, qualityResources{reg, sup}, cfg.Now)
+		qual = quality.NewService(db, log, qualityDomain{eng}, qualityResources{reg, sup}, regions, cfg.Now)
 		// A load is checked against the resource's rules in the background:
 		// a large table takes seconds, and the loader need not wait.
 		sup.AfterLoad(func(ctx context.Context, p identity.Principal, v supply.Version) {

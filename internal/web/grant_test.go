@@ -17,8 +17,11 @@ import (
 )
 
 // day is a calendar day at UTC midnight, as grant stores days.
+// dayOf is t's calendar date in China, as the working-day calendar's UTC
+// midnight (the UTC date is the day before from 16:00 UTC on).
 func dayOf(t time.Time) time.Time {
-	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+	l := t.In(time.FixedZone("CST", 8*3600))
+	return time.Date(l.Year(), l.Month(), l.Day(), 0, 0, 0, 0, time.UTC)
 }
 
 func (e *env) planForm(title string, ids ...int64) grant.PlanForm {
@@ -165,7 +168,7 @@ func grantCases(e *env) []apiCase {
 		{route: "GET /api/v1/plans", call: get("/api/v1/plans"), allowed: everyone},
 		{route: "POST /api/v1/plans", call: func(e *env, login, token string) response {
 			return e.api("POST", "/api/v1/plans", token, e.planForm("整体授权实施方案", f.res[0].ID))
-		}, allowed: []string{"admin", "authority", "agency"}, wants: map[string]int{"nc.authority": http.StatusBadRequest}},
+		}, allowed: []string{"admin", "authority", "agency"}, wants: map[string]int{"nc.authority": http.StatusBadRequest, "nc.agency": http.StatusBadRequest}},
 		{route: "GET /api/v1/plans/{id}", call: get(fmt.Sprint("/api/v1/plans/", f.plan.ID)), allowed: readers},
 		{route: "PUT /api/v1/plans/{id}", call: func(e *env, login, token string) response {
 			return e.api("PUT", fmt.Sprint("/api/v1/plans/", shared.ID), token, e.planForm("分领域授权实施方案（修改）", f.res[0].ID))
