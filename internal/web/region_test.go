@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -172,4 +173,104 @@ func (e *env) refusals() int {
 		e.t.Fatal(err)
 	}
 	return n
+}
+
+// consoleForms maps every console form (POST) to the API route whose row
+// of the role matrix proves the same service decision; a form without one
+// fails TestConsoleFormsByRegion.
+var consoleForms = map[string]string{
+	"POST /logout":                                        "", // one's own session
+	"POST /login":                                         "", // TestLogin*
+	"POST /objections":                                    "POST /api/v1/cases",
+	"POST /console/orgs":                                  "POST /api/v1/organizations",
+	"POST /console/users":                                 "POST /api/v1/users",
+	"POST /console/tokens":                                "POST /api/v1/tokens",
+	"POST /console/tokens/{id}/revoke":                    "DELETE /api/v1/tokens/{id}",
+	"POST /console/password":                              "POST /api/v1/users/{login}/password",
+	"POST /console/audit/alarms/{id}/acknowledge":         "POST /api/v1/audit/alarms/{id}/acknowledge",
+	"POST /console/registry":                              "POST /api/v1/registry/resources",
+	"POST /console/registry/{id}/steps":                   "POST /api/v1/registry/items/{id}/steps",
+	"POST /console/registry/{id}/data/upload":             "POST /api/v1/resources/{id}/previews",
+	"POST /console/registry/{id}/data/load":               "POST /api/v1/resources/{id}/loads",
+	"POST /console/registry/{id}/data/tags":               "POST /api/v1/resources/{id}/tags",
+	"POST /console/registry/{id}/data/unit":               "PUT /api/v1/resources/{id}/privacy-unit",
+	"POST /console/plans":                                 "POST /api/v1/plans",
+	"POST /console/plans/{id}/steps":                      "POST /api/v1/plans/{id}/steps",
+	"POST /console/plans/{id}/selections":                 "POST /api/v1/plans/{id}/selections",
+	"POST /console/selections/{id}/steps":                 "POST /api/v1/selections/{id}/steps",
+	"POST /console/agreements":                            "POST /api/v1/agreements",
+	"POST /console/agreements/{id}/steps":                 "POST /api/v1/agreements/{id}/steps",
+	"POST /console/workspaces/{id}/queries":               "POST /api/v1/workspaces/{id}/queries",
+	"POST /console/workspaces/{id}/resume":                "POST /api/v1/workspaces/{id}/resume",
+	"POST /console/jobs/{id}/review":                      "POST /api/v1/jobs/{id}/review",
+	"POST /console/cases/{id}/steps":                      "POST /api/v1/cases/{id}/steps",
+	"POST /console/negative":                              "POST /api/v1/negative-list/entries",
+	"POST /console/negative/{id}/steps":                   "POST /api/v1/negative-list/entries/{id}/steps",
+	"POST /console/registry/{id}/consents":                "POST /api/v1/resources/{id}/consents",
+	"POST /console/registry/{id}/consents/{cid}/withdraw": "POST /api/v1/consents/{id}/withdraw",
+	"POST /console/registry/{id}/quality/rules":           "PUT /api/v1/resources/{id}/quality/rules",
+	"POST /console/registry/{id}/quality/run":             "POST /api/v1/resources/{id}/quality/runs",
+}
+
+// R4.1, finding 1 of issue 15: the console's forms on a provincial
+// resource refuse Nanchang's agency and authority, and audit each refusal
+// as refused; every console form is mapped to its API twin in the matrix.
+func TestConsoleFormsByRegion(t *testing.T) {
+	e := newEnv(t, false)
+	routes := map[string]bool{}
+	for _, r := range e.app.Web.Routes() {
+		routes[r] = true
+	}
+	for _, r := range e.app.Web.Routes() {
+		if !strings.HasPrefix(r, "POST /") || strings.HasPrefix(r, "POST /api/") {
+			continue
+		}
+		twin, ok := consoleForms[r]
+		if !ok {
+			t.Errorf("console form %s has no row in consoleForms", r)
+		} else if twin != "" && !routes[twin] {
+			t.Errorf("console form %s: twin %s is not a route", r, twin)
+		}
+	}
+	it, _ := e.checked()
+	c := e.opCase(it)
+	shared := e.sharedResource()
+	con := e.consent(shared)
+	n, err := e.app.Governance.RequestNegative(context.Background(), e.principal("dept.amr"), governance.NegativeRequest{ResourceID: it.ID, Basis: "《数据安全法》第二十一条"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	forms := []struct {
+		path string
+		form map[string]string
+	}{
+		{fmt.Sprintf("/console/registry/%d/data/tags", it.ID), map[string]string{"column": "name", "tag": "none", "reason": "企业名称为公示信息"}},
+		{fmt.Sprintf("/console/registry/%d/data/unit", it.ID), map[string]string{"column": "name", "reason": "按名称计"}},
+		{fmt.Sprintf("/console/registry/%d/quality/rules", it.ID), map[string]string{"rules": enterpriseRules}},
+		{fmt.Sprintf("/console/registry/%d/quality/run", it.ID), nil},
+		{fmt.Sprintf("/console/cases/%d/steps", c.ID), map[string]string{"step": "reject", "note": "经核实数据无误"}},
+		{"/console/negative", map[string]string{"resource_id": fmt.Sprint(it.ID), "basis": "《数据安全法》第二十一条"}},
+		{fmt.Sprintf("/console/negative/%d/steps", n.ID), map[string]string{"step": "review"}},
+		{fmt.Sprintf("/console/registry/%d/consents", shared.ID), map[string]string{"document_ref": "洪数函〔2026〕1号", "scope": "全部数据项", "granted_on": "2026-01-01"}},
+		{fmt.Sprintf("/console/registry/%d/consents/%d/withdraw", shared.ID, con.ID), map[string]string{"reason": "提供方来函撤回"}},
+	}
+	for _, login := range []string{"nc.agency", "nc.authority"} {
+		cl := e.client()
+		cl.mustLogin(login)
+		tok := cl.csrf("/console/tokens")
+		for _, f := range forms {
+			v := url.Values{"csrf_token": {tok}}
+			for k, x := range f.form {
+				v.Set(k, x)
+			}
+			refused := e.refusals()
+			r := cl.postForm(f.path, v)
+			if r.status != http.StatusForbidden {
+				t.Errorf("%s %s: status %d, want 403", login, f.path, r.status)
+			}
+			if e.refusals() != refused+1 {
+				t.Errorf("%s %s: refusal not audited as refused", login, f.path)
+			}
+		}
+	}
 }
