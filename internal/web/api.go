@@ -209,6 +209,7 @@ func (s *Server) apiUserCreate(w http.ResponseWriter, r *http.Request, p *identi
 type passwordRequest struct {
 	CurrentPassword string `json:"current_password"`
 	NewPassword     string `json:"new_password"`
+	KeepTokens      bool   `json:"keep_tokens"`
 }
 
 func (s *Server) apiUserPassword(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
@@ -217,7 +218,8 @@ func (s *Server) apiUserPassword(w http.ResponseWriter, r *http.Request, p *iden
 		s.refuseBody(w, r, "user.set_password", "user", err)
 		return
 	}
-	if err := s.ids.SetPassword(r.Context(), *p, r.PathValue("login"), in.CurrentPassword, in.NewPassword); err != nil {
+	if _, err := s.ids.SetPassword(r.Context(), *p, identity.PasswordChange{Login: r.PathValue("login"), Current: in.CurrentPassword,
+		Next: in.NewPassword, KeepTokens: in.KeepTokens, Client: client(r)}); err != nil {
 		s.fail(w, r, err)
 		return
 	}

@@ -2,6 +2,7 @@ package web
 
 import (
 	"crypto/subtle"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -66,9 +67,11 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		s.renderLogin(w, r, http.StatusForbidden, s.formError(r, refusal))
 		return
 	}
-	sess, _, err := s.ids.Login(r.Context(), login, r.PostFormValue("password"),
-		identity.ClientInfo{RemoteAddr: remoteIP(r), UserAgent: r.UserAgent()})
+	sess, _, err := s.ids.Login(r.Context(), login, r.PostFormValue("password"), client(r))
 	if err != nil {
+		if e, ok := apperr.As(err); ok && e.Code == apperr.Unavailable && e.Args["retry_after"] != "" {
+			w.Header().Set("Retry-After", e.Args["retry_after"])
+		}
 		f := s.formError(r, err)
 		f.Values.Del("password")
 		s.renderLogin(w, r, httpStatus(apperr.CodeOf(err)), f)
@@ -318,7 +321,23 @@ func (s *Server) tokenRevoke(w http.ResponseWriter, r *http.Request, p *identity
 }
 
 func (s *Server) passwordPage(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	s.render(w, r, http.StatusOK, "password", formView{Values: url.Values{}})
+	v := url.Values{}
+	q := r.URL.Query()
+	if q.Get("changed") == "1" {
+		// Counts only: what the change ended, shown back to its maker.
+		v.Set("changed", "1")
+		v.Set("sessions", strconv.Itoa(atoiOr0(q.Get("sessions"))))
+		v.Set("tokens", strconv.Itoa(atoiOr0(q.Get("tokens"))))
+	}
+	s.render(w, r, http.StatusOK, "password", formView{Values: v})
+}
+
+func atoiOr0(s string) int {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
 }
 
 func (s *Server) passwordSubmit(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
@@ -329,13 +348,15 @@ func (s *Server) passwordSubmit(w http.ResponseWriter, r *http.Request, p *ident
 		s.render(w, r, http.StatusBadRequest, "password", s.formError(r, err))
 		return
 	}
-	if err := s.ids.SetPassword(r.Context(), *p, p.Login, r.PostFormValue("current_password"), next); err != nil {
+	done, err := s.ids.SetPassword(r.Context(), *p, identity.PasswordChange{Login: p.Login, Current: r.PostFormValue("current_password"),
+		Next: next, KeepTokens: r.PostFormValue("keep_tokens") == "1", Client: client(r)})
+	if err != nil {
 		s.render(w, r, httpStatus(apperr.CodeOf(err)), "password", s.formError(r, err))
 		return
 	}
-	// Changing the password ended every session, this one too.
-	s.setCookie(w, sessionCookie, "", -1)
-	http.Redirect(w, r, "/login?changed=1", http.StatusSeeOther)
+	// This session stays; every other one ended, and the API tokens were
+	// revoked unless kept.
+	http.Redirect(w, r, fmt.Sprintf("/console/password?changed=1&sessions=%d&tokens=%d", done.Sessions, done.Tokens), http.StatusSeeOther)
 }
 
 type auditData struct {

@@ -59,6 +59,9 @@ func isAPI(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/api/")
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	code, msg, field := s.message(r, err)
 	status := httpStatus(code)
+	if e, ok := apperr.As(err); ok && e.Code == apperr.Unavailable && e.Args["retry_after"] != "" {
+		w.Header().Set("Retry-After", e.Args["retry_after"])
+	}
 	if isAPI(r) {
 		if status == http.StatusUnauthorized {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="gongshu"`)

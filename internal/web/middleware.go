@@ -81,6 +81,12 @@ func remoteIP(r *http.Request) string {
 	return host
 }
 
+// client describes the caller for the identity service: the address its
+// sign-in failures are counted against, and its user agent.
+func client(r *http.Request) identity.ClientInfo {
+	return identity.ClientInfo{RemoteAddr: remoteIP(r), UserAgent: r.UserAgent()}
+}
+
 // withRequest wraps every request: request ID, security headers, language,
 // credentials, panic recovery, the request log line and metrics.
 func (s *Server) withRequest(next http.Handler) http.Handler {

@@ -1,0 +1,13 @@
+-- Sign-in throttling (internal/identity, issue 15): failed attempts counted
+-- per login and per address, each with the earliest time the next attempt
+-- is heard. Nothing here locks an account: a wait passes on its own and
+-- never touches sessions or tokens. Shared by every server on the store.
+CREATE TABLE login_throttle (
+    -- account (the login as typed, known or not) or address (IPv4, IPv6 /64)
+    scope TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    failures INTEGER NOT NULL,
+    last_failure_at {{ts}} NOT NULL,
+    next_at {{ts}} NOT NULL,
+    PRIMARY KEY (scope, subject)
+);
