@@ -101,12 +101,34 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = enc.Encode(v)
 }
 
-// safeNext keeps a post-login redirect on this site.
+// safeNext keeps a post-login redirect on this site: only an absolute
+// path of this origin passes, re-serialized from its parsed form; anything
+// else becomes /console. Browsers drop tabs and newlines from URLs and read
+// a backslash as a slash, so "/\t/evil", "/\\evil" and "//evil" all lead off the
+// site; a control character, a space or a backslash anywhere, a scheme, a
+// host or user, and a path that decodes to "//" are refused (finding 5 of
+// issue 15).
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
-		return "/console"
+	const home = "/console"
+	if len(next) > 2048 || !strings.HasPrefix(next, "/") || strings.ContainsAny(next, "\\ ") {
+		return home
 	}
-	return next
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" ||
+		!strings.HasPrefix(u.Path, "/") || strings.HasPrefix(u.Path, "//") || strings.ContainsAny(u.Path, "\\ ") {
+		return home
+	}
+	// Raw or percent-encoded, no control character.
+	for _, c := range next + u.Path {
+		if c < 0x20 || c == 0x7f {
+			return home
+		}
+	}
+	out := (&url.URL{Path: u.Path, RawPath: u.RawPath, RawQuery: u.RawQuery}).String()
+	if !strings.HasPrefix(out, "/") || strings.HasPrefix(out, "//") || strings.HasPrefix(out, "/\\") {
+		return home
+	}
+	return out
 }
 
 // fixable says whether an error is one the person can fix on the page.
