@@ -69,7 +69,10 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeJSON(w, status, apiError{apiErrorBody{Code: string(code), Message: msg, RequestID: state(r).id, Field: field}})
 		return
 	}
-	if status == http.StatusUnauthorized && r.Method == http.MethodGet {
+	// A page asked for without a sign-in goes to the login page; one asked
+	// for with a bearer token that does not work gets its 401 (a redirect
+	// would loop, the header going along).
+	if status == http.StatusUnauthorized && r.Method == http.MethodGet && r.Header.Get("Authorization") == "" {
 		http.Redirect(w, r, "/login?next="+url.QueryEscape(safeNext(r.URL.RequestURI())), http.StatusSeeOther)
 		return
 	}
@@ -77,12 +80,45 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 // deny audits a refusal decided in the web layer (a read that is not
-// allowed, a missing CSRF token) and answers with it.
+// allowed, a missing CSRF token) and answers with it. A refusal of a
+// caller without a valid credential goes through the folds (see fold.go).
 func (s *Server) deny(w http.ResponseWriter, r *http.Request, action, objectType, objectID string, err error) {
 	e := audit.Entry{Actor: s.actor(r), Action: action, ObjectType: objectType, ObjectID: objectID}
 	e.Set("method", r.Method)
 	e.Set("path", r.URL.Path)
-	s.fail(w, r, s.audit.Refuse(r.Context(), e, err))
+	s.fail(w, r, s.refuseAnonymous(r, e, err))
+}
+
+// refuseAnonymous audits e as refused because of err: on its own for a
+// signed-in caller, and for an anonymous one while its source is within
+// the folds' limits; beyond them it is counted into the source's summary.
+// It returns err (joined with any failure to write).
+func (s *Server) refuseAnonymous(r *http.Request, e audit.Entry, err error) error {
+	if state(r).principal == nil {
+		reason := "internal"
+		if ae, ok := apperr.As(err); ok {
+			reason = ae.Key
+		}
+		own, due := s.folds.admit(sourceOf(remoteIP(r)), reason, routeOf(r), s.now())
+		if len(due) > 0 {
+			_ = s.recordFolds(r.Context(), due)
+		}
+		if !own {
+			return err
+		}
+	}
+	return s.audit.Refuse(r.Context(), e, err)
+}
+
+// routeOf is the request's route pattern (bounded), never its raw path.
+func routeOf(r *http.Request) string {
+	if r.Pattern != "" {
+		return r.Pattern
+	}
+	if p := state(r).route; p != "" {
+		return p
+	}
+	return "unmatched"
 }
 
 func (s *Server) actor(r *http.Request) audit.Actor {

@@ -1,4 +1,4 @@
--- Sign-in throttling (internal/identity, issue 15): failed attempts counted
+-- Access control (issue 15). Sign-in throttling (internal/identity): failed attempts counted
 -- per login and per address, each with the earliest time the next attempt
 -- is heard. Nothing here locks an account: a wait passes on its own and
 -- never touches sessions or tokens. Shared by every server on the store.
@@ -10,4 +10,13 @@ CREATE TABLE login_throttle (
     last_failure_at {{ts}} NOT NULL,
     next_at {{ts}} NOT NULL,
     PRIMARY KEY (scope, subject)
+);
+
+-- Keys the web servers share (internal/app): the key that signs the login
+-- form's CSRF token, so that a form served by one server is accepted by
+-- another. Created once, at the first start, never changed.
+CREATE TABLE web_secrets (
+    name TEXT PRIMARY KEY,
+    secret TEXT NOT NULL,
+    created_at {{ts}} NOT NULL
 );
