@@ -87,6 +87,11 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, apperr.New(apperr.Invalid, "web.form_unreadable").Wrap(err))
 		return
 	}
+	if err := checkValues(r.PostForm); err != nil {
+		refusal := s.refuseAnonymous(r, audit.Entry{Actor: audit.Anonymous(""), Action: "web.input", ObjectType: "route", ObjectID: "POST /login"}, err)
+		s.renderLogin(w, r, http.StatusBadRequest, s.formError(r, refusal))
+		return
+	}
 	login := r.PostFormValue("login")
 	c, err := r.Cookie(loginCSRF)
 	sent := r.PostFormValue("csrf_token")

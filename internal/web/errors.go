@@ -85,7 +85,13 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 func (s *Server) deny(w http.ResponseWriter, r *http.Request, action, objectType, objectID string, err error) {
 	e := audit.Entry{Actor: s.actor(r), Action: action, ObjectType: objectType, ObjectID: objectID}
 	e.Set("method", r.Method)
-	e.Set("path", r.URL.Path)
+	// The path as sent, escaped when it is not clean text (a NUL cannot
+	// be stored on PostgreSQL).
+	if cleanText(r.URL.Path) {
+		e.Set("path", r.URL.Path)
+	} else {
+		e.Set("path", r.URL.EscapedPath())
+	}
 	s.fail(w, r, s.refuseAnonymous(r, e, err))
 }
 

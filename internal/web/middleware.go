@@ -202,6 +202,10 @@ func (s *Server) withRequest(next http.Handler) http.Handler {
 			s.deny(sw, r, "auth.authenticate", "route", st.route, st.authErr)
 			return
 		}
+		if err := checkURL(r); err != nil {
+			s.deny(sw, r, "web.input", "route", st.route, err)
+			return
+		}
 		next.ServeHTTP(sw, r)
 	})
 }

@@ -26,6 +26,13 @@ var openRedirects = []string{
 func TestNextOnlySameOriginPaths(t *testing.T) {
 	e := newEnv(t, false)
 	for _, next := range openRedirects {
+		if strings.ContainsRune(next, 0) {
+			// Refused at the edge with 400 (finding 9), no redirect at all.
+			if r := e.client().get("/lang?to=en&next=" + url.QueryEscape(next)); r.status != http.StatusBadRequest {
+				t.Errorf("lang next=%q: %d, want 400", next, r.status)
+			}
+			continue
+		}
 		c := e.client()
 		tok := c.csrf("/login")
 		a := e.account("user.huiqi")
