@@ -251,19 +251,27 @@ func isMobile(v string) bool {
 }
 
 // rateLimit bounds the public cases from one address and one contact in
-// the past hour. It counts in the store, so every web node shares it.
+// an hour. Each count is one statement in the store (an upsert that
+// returns the new count), so that concurrent requests, on one server or
+// several sharing PostgreSQL, cannot all see room: the row's lock orders
+// them. The count is part of tx, so a refused or failed raise does not
+// count.
 func (s *Service) rateLimit(ctx context.Context, tx *store.Tx, addr, contact string) error {
-	since := s.clock().Add(-time.Hour)
-	for _, q := range []struct{ col, v string }{{"remote_addr", addr}, {"contact", contact}} {
+	now := s.clock()
+	since := now.Add(-time.Hour)
+	for _, q := range []struct{ scope, v string }{{"case_address", addr}, {"case_contact", contact}} {
 		if q.v == "" {
 			continue
 		}
 		var n int
-		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM gov_cases WHERE source = 'public' AND `+q.col+` = ? AND raised_at > ?`,
-			q.v, since).Scan(&n); err != nil {
-			return err
+		if err := tx.QueryRow(ctx, `INSERT INTO rate_counters (scope, subject, window_start, n) VALUES (?, ?, ?, 1)
+			ON CONFLICT (scope, subject) DO UPDATE SET
+				n = CASE WHEN rate_counters.window_start <= ? THEN 1 ELSE rate_counters.n + 1 END,
+				window_start = CASE WHEN rate_counters.window_start <= ? THEN excluded.window_start ELSE rate_counters.window_start END
+			RETURNING n`, q.scope, q.v, now, since, since).Scan(&n); err != nil {
+			return fmt.Errorf("rate limit: %w", err)
 		}
-		if n >= s.opts.PublicPerHour {
+		if n > s.opts.PublicPerHour {
 			return apperr.New(apperr.Invalid, "governance.rate_limited", "max", strconv.Itoa(s.opts.PublicPerHour))
 		}
 	}

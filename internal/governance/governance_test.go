@@ -3,6 +3,7 @@ package governance
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -532,4 +533,46 @@ func TestContributions(t *testing.T) {
 	if errors.Is(err, context.Canceled) {
 		t.Fatal(err)
 	}
+}
+
+// Finding 10 of issue 15: the public limit (five cases an hour from one
+// address or contact) was counted and then inserted, so concurrent
+// requests on PostgreSQL all saw room (8 accepted against 5). The count is
+// now one statement in the store that every server shares.
+func TestRateLimitAtomic(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db)
+		// A second server on the same store.
+		g := newFixture(t, db)
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		accepted, limited := 0, 0
+		for i := range 16 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				svc := f.svc
+				if i%2 == 1 {
+					svc = g.svc
+				}
+				_, err := svc.Raise(ctx, public, RaiseInput{Kind: Correction, ResourceID: 1, Description: "企业名称有错别字，请更正。",
+					Contact: fmt.Sprintf("c%d@example.cn", i)}, "198.51.100.77")
+				mu.Lock()
+				defer mu.Unlock()
+				switch e, _ := apperr.As(err); {
+				case err == nil:
+					accepted++
+				case e != nil && e.Key == "governance.rate_limited":
+					limited++
+				default:
+					t.Errorf("raise %d: %v", i, err)
+				}
+			}()
+		}
+		wg.Wait()
+		if accepted != 5 || limited != 11 {
+			t.Errorf("accepted %d, limited %d; want 5 and 11", accepted, limited)
+		}
+	})
 }

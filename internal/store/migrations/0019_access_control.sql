@@ -20,3 +20,15 @@ CREATE TABLE web_secrets (
     secret TEXT NOT NULL,
     created_at {{ts}} NOT NULL
 );
+
+-- Rate limits every server shares, each count one upsert (governance: the
+-- public's cases per address and per contact in an hour): a window starts
+-- with its first counted event, and a refused event is rolled back with
+-- the transaction that counted it.
+CREATE TABLE rate_counters (
+    scope TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    window_start {{ts}} NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (scope, subject)
+);
