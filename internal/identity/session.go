@@ -29,6 +29,20 @@ type Session struct {
 type ClientInfo struct {
 	RemoteAddr string
 	UserAgent  string
+	// RefuseUnheard, when set, records the refusal of an attempt that was
+	// not heard: one during a throttling wait or one refused for lack of a
+	// hashing slot. Such refusals cost the caller nothing, so a flood of
+	// them is the web layer's to fold (internal/web, fold.go); nil: each is
+	// recorded on its own.
+	RefuseUnheard func(ctx context.Context, e audit.Entry, err error) error
+}
+
+// refuseUnheard records the refusal of an attempt that was not heard.
+func (s *Service) refuseUnheard(ctx context.Context, c ClientInfo, e audit.Entry, err error) error {
+	if c.RefuseUnheard != nil {
+		return c.RefuseUnheard(ctx, e, err)
+	}
+	return s.refuse(ctx, e, err)
 }
 
 // dummyHash is checked against when the login does not exist, so that
@@ -66,7 +80,7 @@ func (s *Service) Login(ctx context.Context, login, password string, client Clie
 	if wait {
 		// Refused unheard: the password is not even checked.
 		e.Set("throttled_until", until.Format(time.RFC3339))
-		return Session{}, Principal{}, s.refuse(ctx, e, failed)
+		return Session{}, Principal{}, s.refuseUnheard(ctx, client, e, failed)
 	}
 	var (
 		id       int64
@@ -89,6 +103,9 @@ func (s *Service) Login(ctx context.Context, login, password string, client Clie
 		e.ObjectID = fmt.Sprint(id)
 	}
 	ok, err := s.checkPasswordBounded(ctx, password, hash)
+	if apperr.IsCode(err, apperr.Unavailable) {
+		return Session{}, Principal{}, s.refuseUnheard(ctx, client, e, err)
+	}
 	if err != nil {
 		return Session{}, Principal{}, s.refuse(ctx, e, err)
 	}

@@ -199,7 +199,7 @@ func (s *Service) SetPassword(ctx context.Context, p Principal, in PasswordChang
 	}
 	if wait {
 		e.Set("throttled_until", until.Format(time.RFC3339))
-		return PasswordChanged{}, s.refuse(ctx, e, wrong)
+		return PasswordChanged{}, s.refuseUnheard(ctx, in.Client, e, wrong)
 	}
 	var hash string
 	if err := s.db.QueryRow(ctx, "SELECT password_hash FROM users WHERE id = ?", u.ID).Scan(&hash); err != nil {

@@ -233,7 +233,7 @@ func (s *Server) apiUserPassword(w http.ResponseWriter, r *http.Request, p *iden
 		return
 	}
 	if _, err := s.ids.SetPassword(r.Context(), *p, identity.PasswordChange{Login: r.PathValue("login"), Current: in.CurrentPassword,
-		Next: in.NewPassword, KeepTokens: in.KeepTokens, Client: client(r)}); err != nil {
+		Next: in.NewPassword, KeepTokens: in.KeepTokens, Client: s.client(r)}); err != nil {
 		s.fail(w, r, err)
 		return
 	}

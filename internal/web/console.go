@@ -105,7 +105,7 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		s.renderLogin(w, r, http.StatusForbidden, s.formError(r, refusal))
 		return
 	}
-	sess, _, err := s.ids.Login(r.Context(), login, r.PostFormValue("password"), client(r))
+	sess, _, err := s.ids.Login(r.Context(), login, r.PostFormValue("password"), s.client(r))
 	if err != nil {
 		if e, ok := apperr.As(err); ok && e.Code == apperr.Unavailable && e.Args["retry_after"] != "" {
 			w.Header().Set("Retry-After", e.Args["retry_after"])
@@ -387,7 +387,7 @@ func (s *Server) passwordSubmit(w http.ResponseWriter, r *http.Request, p *ident
 		return
 	}
 	done, err := s.ids.SetPassword(r.Context(), *p, identity.PasswordChange{Login: p.Login, Current: r.PostFormValue("current_password"),
-		Next: next, KeepTokens: r.PostFormValue("keep_tokens") == "1", Client: client(r)})
+		Next: next, KeepTokens: r.PostFormValue("keep_tokens") == "1", Client: s.client(r)})
 	if err != nil {
 		s.render(w, r, httpStatus(apperr.CodeOf(err)), "password", s.formError(r, err))
 		return

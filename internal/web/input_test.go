@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/gongshu/gongshu/internal/audit"
+	"github.com/gongshu/gongshu/internal/web"
 	"github.com/gongshu/gongshu/internal/identity"
 )
 
@@ -235,4 +236,37 @@ func loginMessage(t *testing.T, body string) string {
 		t.Fatalf("no error on the login page: %s", body)
 	}
 	return strings.TrimSpace(m[1])
+}
+
+// Attempts refused unheard during a wait cost the sender nothing, so they
+// are folded like any anonymous refusal (finding 4 of issue 15 by way of
+// the login form): 50 of them add at most the source's 5 entries of the
+// interval, and the interval's summary counts the rest exactly.
+func TestThrottledLoginsAreFolded(t *testing.T) {
+	e := newEnv(t, false)
+	c := e.client()
+	for i := 0; i < 6; i++ {
+		c.login("op.ganshu", "wrong-password-1A!")
+	}
+	before := e.count("audit_entries")
+	for i := 0; i < 50; i++ {
+		if r := c.login("op.ganshu", "wrong-password-1A!"); r.status != http.StatusUnauthorized {
+			t.Fatalf("attempt %d: %d", i, r.status)
+		}
+	}
+	if got := e.count("audit_entries") - before; got > 5 {
+		t.Errorf("50 throttled attempts wrote %d entries", got)
+	}
+	e.clock.Advance(2 * time.Minute)
+	if err := e.app.Web.FlushRefusals(t0(), false); err != nil {
+		t.Fatal(err)
+	}
+	es, _ := e.app.Audit.List(t0(), audit.Filter{Action: web.FoldAction})
+	var folded float64
+	for _, x := range es {
+		folded += x.Details["count"].(float64)
+	}
+	if own := e.count("audit_entries") - before - len(es); float64(own)+folded != 50 {
+		t.Errorf("%d entries on their own + %v folded, want 50 in all", own, folded)
+	}
 }

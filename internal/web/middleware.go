@@ -140,9 +140,18 @@ func (s *Server) trusted(addr string) bool {
 }
 
 // client describes the caller for the identity service: the address its
-// sign-in failures are counted against, and its user agent.
-func client(r *http.Request) identity.ClientInfo {
-	return identity.ClientInfo{RemoteAddr: remoteIP(r), UserAgent: r.UserAgent()}
+// sign-in failures are counted against, its user agent, and how to record
+// the refusal of an attempt that was not heard (a throttled sign-in): like
+// every anonymous refusal, through the folds, so that a spraying address
+// cannot grow the log at the speed of its requests.
+func (s *Server) client(r *http.Request) identity.ClientInfo {
+	return identity.ClientInfo{RemoteAddr: remoteIP(r), UserAgent: r.UserAgent(),
+		RefuseUnheard: func(ctx context.Context, e audit.Entry, err error) error {
+			if state(r).principal != nil {
+				return s.audit.Refuse(ctx, e, err)
+			}
+			return s.refuseAnonymous(r, e, err)
+		}}
 }
 
 // withRequest wraps every request: request ID, security headers, language,
