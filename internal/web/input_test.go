@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/gongshu/gongshu/internal/audit"
-	"github.com/gongshu/gongshu/internal/web"
 	"github.com/gongshu/gongshu/internal/identity"
+	"github.com/gongshu/gongshu/internal/web"
 )
 
 // lastEntry returns the newest audit entry.
