@@ -6,7 +6,8 @@ import (
 )
 
 // watch runs every interval: it records the summaries of anonymous
-// refusals folded in the interval that ended (internal/web), and raises
+// refusals folded in the interval that ended (internal/web), deletes
+// staged uploads nobody confirmed in time, and raises
 // the audit-growth alarm when the log grew faster than AuditAlarmRate
 // entries a minute since the last look (issue 15: an anonymous flood once
 // wrote 7,900 entries a second).
@@ -23,6 +24,7 @@ func (a *App) watch(ctx context.Context, interval time.Duration) {
 		if err := a.Web.FlushRefusals(ctx, false); err != nil {
 			a.logger.Error("audit: folded refusals", "err", err)
 		}
+		a.Web.SweepStaged()
 		id, at := a.lastEntryID(ctx), time.Now()
 		if id == 0 || at.Sub(lastAt) <= 0 {
 			continue

@@ -151,6 +151,12 @@ func New(cfg Config) (*Server, error) {
 		logger: cfg.Logger, now: cfg.Now, mux: http.NewServeMux(), metrics: newMetrics(cfg.Now()),
 		folds: newRefusalFolds(cfg.FoldInterval, cfg.FoldPerSource, cfg.FoldGlobal, cfg.FoldSources),
 	}
+	// Files staged by an earlier run can no longer be confirmed.
+	if n, err := clearUploadArea(cfg.UploadDir); err != nil {
+		cfg.Logger.Warn("upload area", "err", err)
+	} else if n > 0 {
+		cfg.Logger.Info("upload area: removed files left by an earlier run", "files", n)
+	}
 	if len(cfg.LoginKey) == 0 {
 		s.cfg.LoginKey = make([]byte, 32)
 		if _, err := rand.Read(s.cfg.LoginKey); err != nil {
