@@ -68,7 +68,7 @@ func TestUploadBombsRefused(t *testing.T) {
 		// One huge shared string (the 300 MB cell), 65 MB here.
 		"shared strings": {xlsxWith(t, "xl/sharedStrings.xml", 65<<20), "XLSX 文件解压后过大"},
 		// A sheet that decompresses to millions of rows.
-		"ratio": {xlsxWith(t, "xl/worksheets/sheet1.xml", 260<<20), "压缩比异常"},
+		"ratio":     {xlsxWith(t, "xl/worksheets/sheet1.xml", 260<<20), "压缩比异常"},
 		"not a zip": {[]byte("PK\x03\x04 not really"), "无法读取该 XLSX 文件"},
 	} {
 		before := e.count("audit_entries")
