@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/netip"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -104,13 +105,46 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 type commonFlags struct {
 	data, db, domain, logFormat, logLevel string
 	auditSuite, auditKey                  string
-	// insecureCookies is set by the commands that serve pages (serve, demo).
+	// insecureCookies and the rest are set by the commands that serve
+	// pages (serve, demo).
 	insecureCookies bool
+	metricsToken    string
+	trustedProxies  string
+	auditAlarmRate  int
 }
 
-// registerCookies adds --insecure-cookies to a command that serves pages.
+// registerCookies adds the flags of a command that serves pages:
+// --insecure-cookies, --metrics-token, --trusted-proxies, --audit-alarm-rate.
 func (c *commonFlags) registerCookies(fs *flag.FlagSet) {
 	fs.BoolVar(&c.insecureCookies, "insecure-cookies", false, "send cookies without Secure (plain HTTP behind a name other than localhost)")
+	fs.StringVar(&c.metricsToken, "metrics-token", "", "bearer token /metrics requires (default: /metrics is open)")
+	fs.StringVar(&c.trustedProxies, "trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client (default: none, the header is ignored)")
+	fs.IntVar(&c.auditAlarmRate, "audit-alarm-rate", 10000, "log an alarm when the audit log grows by more entries a minute (0: never)")
+}
+
+// proxies parses --trusted-proxies.
+func (c *commonFlags) proxies() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(c.trustedProxies, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if !strings.Contains(f, "/") {
+			a, err := netip.ParseAddr(f)
+			if err != nil {
+				return nil, fmt.Errorf("--trusted-proxies: %q is not an address or CIDR", f)
+			}
+			out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			return nil, fmt.Errorf("--trusted-proxies: %q is not an address or CIDR", f)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
@@ -220,8 +254,13 @@ func (c *commonFlags) open(ctx context.Context, stderr io.Writer) (*app.App, err
 	if err != nil {
 		return nil, fmt.Errorf("--audit-key: %w", err)
 	}
+	proxies, err := c.proxies()
+	if err != nil {
+		return nil, err
+	}
 	return app.Open(ctx, app.Config{DataDir: c.data, DBURL: c.db, DomainURL: c.domain, Version: buildVersion(), Logger: logger,
-		AuditSuite: suite, AuditKey: key, InsecureCookies: c.insecureCookies})
+		AuditSuite: suite, AuditKey: key, InsecureCookies: c.insecureCookies,
+		MetricsToken: c.metricsToken, TrustedProxies: proxies, AuditAlarmRate: c.auditAlarmRate})
 }
 
 func cmdMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -255,7 +294,7 @@ func (c *commonFlags) withApp(ctx context.Context, stderr io.Writer, fn func(a *
 func cmdServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var c commonFlags
 	var addr string
-	fs := newFlagSet("serve", "serve --data DIR [--db URL] [--addr :8080] [--insecure-cookies]", stderr)
+	fs := newFlagSet("serve", "serve --data DIR [--db URL] [--addr :8080] [--insecure-cookies] [--metrics-token T] [--trusted-proxies CIDR,…]", stderr)
 	c.register(fs, "")
 	c.registerCookies(fs)
 	fs.StringVar(&addr, "addr", ":8080", "address to listen on")

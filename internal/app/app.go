@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"time"
@@ -48,6 +49,13 @@ type Config struct {
 	AuditKey   audit.KeyType
 	// DomainURL names a PostgreSQL-wire data plane; empty: DuckDB in DataDir.
 	DomainURL string
+	// MetricsToken, when set, is the bearer token /metrics requires.
+	MetricsToken string
+	// TrustedProxies are the addresses whose X-Forwarded-For is believed.
+	TrustedProxies []netip.Prefix
+	// AuditAlarmRate raises an alarm when the audit log grows by more
+	// entries a minute than this (0: no alarm).
+	AuditAlarmRate int
 }
 
 // App is a running platform's parts.
@@ -74,6 +82,8 @@ type App struct {
 	Check  audit.CheckResult
 	logger *slog.Logger
 	index  *registry.SearchIndex
+	// auditAlarmRate: see Config.AuditAlarmRate.
+	auditAlarmRate int
 }
 
 // Open opens the store, migrates it and builds every service.
@@ -137,15 +147,15 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 			db.Close()
 			return nil, fmt.Errorf("open the data domain: %w", err)
 		}
-		sup = supply.NewService(db, log, domain.Adapt(eng), registryResources{reg}, cfg.Now)
+		sup = supply.NewService(db, log, domain.Adapt(eng), registryResources{reg}, regions, cfg.Now)
 	}
-	gov := governance.New(db, log, governanceResources{reg}, workday.Default(), cfg.Now, governance.Options{})
+	gov := governance.New(db, log, governanceResources{reg}, regions, workday.Default(), cfg.Now, governance.Options{})
 	// The scope check consults the negative list and consents (R5.2,
 	// R5.3); a stopped agreement ends the operator's sessions and tokens.
 	gr := grant.New(db, log, regions, workday.Default(), cfg.Now, grantResources{reg}, gov, orgRevoker{ids}, nil, grant.Options{})
 	var qual *quality.Service
 	if eng != nil {
-		qual = quality.NewService(db, log, qualityDomain{eng}, qualityResources{reg, sup}, cfg.Now)
+		qual = quality.NewService(db, log, qualityDomain{eng}, qualityResources{reg, sup}, regions, cfg.Now)
 		// A load is checked against the resource's rules in the background:
 		// a large table takes seconds, and the loader need not wait.
 		sup.AfterLoad(func(ctx context.Context, p identity.Principal, v supply.Version) {
@@ -163,9 +173,18 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 			return nil, err
 		}
 	}
+	loginKey, err := sharedSecret(ctx, db, "login_csrf")
+	if err != nil {
+		if eng != nil {
+			eng.Close()
+		}
+		db.Close()
+		return nil, err
+	}
 	srv, err := web.New(web.Config{
 		Identity: ids, Registry: reg, Supply: sup, Quality: qual, Governance: gov, Grant: gr, Sandbox: sbx, UploadDir: uploadDir(cfg.DataDir), Search: index, Audit: log, Tree: tree, Catalog: cat, Regions: regions, DB: db, Logger: cfg.Logger,
 		Now: cfg.Now, Version: cfg.Version, InsecureCookies: cfg.InsecureCookies,
+		MetricsToken: cfg.MetricsToken, TrustedProxies: cfg.TrustedProxies, LoginKey: loginKey,
 	})
 	if err != nil {
 		if eng != nil {
@@ -175,7 +194,7 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		return nil, err
 	}
 	return &App{DB: db, Engine: eng, Supply: sup, Audit: log, Tree: tree, Identity: ids, Registry: reg, Regions: regions, Catalog: cat, Web: srv, Check: res, logger: cfg.Logger, index: index,
-		Quality: qual, Governance: gov, Grant: gr, Sandbox: sbx, runner: runner, mock: mock}, nil
+		Quality: qual, Governance: gov, Grant: gr, Sandbox: sbx, runner: runner, mock: mock, auditAlarmRate: cfg.AuditAlarmRate}, nil
 }
 
 // Close releases the store.
@@ -240,6 +259,8 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 			}
 		}
 	}()
+	// Summaries of folded anonymous refusals; the audit-growth alarm.
+	go a.watch(ctx, a.Web.FoldInterval())
 	ictx, stopIntegrator := context.WithCancel(context.Background())
 	integrated := make(chan struct{})
 	go func() { a.Tree.Run(ictx, 200*time.Millisecond); close(integrated) }()
@@ -260,6 +281,11 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	defer cancel()
 	if err := hs.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutdown: %w", err)
+	}
+	// The refusals folded since the last summary are recorded before the
+	// process ends.
+	if err := a.Web.FlushRefusals(context.Background(), true); err != nil {
+		a.logger.Error("audit: folded refusals at shutdown", "err", err)
 	}
 	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err

@@ -61,7 +61,7 @@ func (r qualityResources) Resource(ctx context.Context, id int64) (quality.Resou
 	if err != nil {
 		return quality.Resource{}, err
 	}
-	return quality.Resource{ID: it.ID, Code: it.Code, HolderOrgID: it.HolderOrgID, Frequency: f.Frequency}, nil
+	return quality.Resource{ID: it.ID, Code: it.Code, HolderOrgID: it.HolderOrgID, Region: it.Region, Frequency: f.Frequency}, nil
 }
 
 func (r qualityResources) Latest(ctx context.Context, id int64) (quality.Target, error) {

@@ -26,5 +26,5 @@ func (r registryResources) Resource(ctx context.Context, id int64) (supply.Resou
 	if err != nil {
 		return supply.ResourceRef{}, err
 	}
-	return supply.ResourceRef{ID: it.ID, Code: it.Code, HolderOrgID: it.HolderOrgID, Grade: f.Grade, Name: it.Name}, nil
+	return supply.ResourceRef{ID: it.ID, Code: it.Code, HolderOrgID: it.HolderOrgID, Region: it.Region, Grade: f.Grade, Name: it.Name}, nil
 }

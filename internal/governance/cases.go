@@ -251,19 +251,27 @@ func isMobile(v string) bool {
 }
 
 // rateLimit bounds the public cases from one address and one contact in
-// the past hour. It counts in the store, so every web node shares it.
+// an hour. Each count is one statement in the store (an upsert that
+// returns the new count), so that concurrent requests, on one server or
+// several sharing PostgreSQL, cannot all see room: the row's lock orders
+// them. The count is part of tx, so a refused or failed raise does not
+// count.
 func (s *Service) rateLimit(ctx context.Context, tx *store.Tx, addr, contact string) error {
-	since := s.clock().Add(-time.Hour)
-	for _, q := range []struct{ col, v string }{{"remote_addr", addr}, {"contact", contact}} {
+	now := s.clock()
+	since := now.Add(-time.Hour)
+	for _, q := range []struct{ scope, v string }{{"case_address", addr}, {"case_contact", contact}} {
 		if q.v == "" {
 			continue
 		}
 		var n int
-		if err := tx.QueryRow(ctx, `SELECT COUNT(*) FROM gov_cases WHERE source = 'public' AND `+q.col+` = ? AND raised_at > ?`,
-			q.v, since).Scan(&n); err != nil {
-			return err
+		if err := tx.QueryRow(ctx, `INSERT INTO rate_counters (scope, subject, window_start, n) VALUES (?, ?, ?, 1)
+			ON CONFLICT (scope, subject) DO UPDATE SET
+				n = CASE WHEN rate_counters.window_start <= ? THEN 1 ELSE rate_counters.n + 1 END,
+				window_start = CASE WHEN rate_counters.window_start <= ? THEN excluded.window_start ELSE rate_counters.window_start END
+			RETURNING n`, q.scope, q.v, now, since, since).Scan(&n); err != nil {
+			return fmt.Errorf("rate limit: %w", err)
 		}
-		if n >= s.opts.PublicPerHour {
+		if n > s.opts.PublicPerHour {
 			return apperr.New(apperr.Invalid, "governance.rate_limited", "max", strconv.Itoa(s.opts.PublicPerHour))
 		}
 	}
@@ -378,29 +386,27 @@ func (s *Service) Follow(ctx context.Context, ref string) (Case, error) {
 	return c.Public(), nil
 }
 
-// mayHandleCase: the holding department and the agency answer; the
-// authority oversees.
-func (s *Service) mayHandleCase(ctx context.Context, p identity.Principal, c Case) bool {
+// caseCan says whether p may take action a on case c: the holding
+// department and the agency of its region answer (identity.ActCaseHandle),
+// the authority of its region oversees, the signed-in raiser follows.
+func (s *Service) caseCan(ctx context.Context, p identity.Principal, a identity.Action, c Case) bool {
 	r, err := s.resources.Resource(ctx, c.ResourceID)
-	return err == nil && holds(p, r)
+	return err == nil && s.may(p, a, r, c.RaiserUser)
 }
 
-func (s *Service) maySeeCase(ctx context.Context, p identity.Principal, c Case) bool {
-	return isAuthority(p) || s.mayHandleCase(ctx, p, c) || (p.UserID != 0 && p.UserID == c.RaiserUser)
-}
-
-// Case returns a case to those who may see it whole: the holding
-// department, the agency, the authority and the user who raised it.
+// Case returns a case to those who may see it: the holding department,
+// the agency and the authority of its region, and the user who raised it.
+// The objector's contact is personal data and stays with the handler.
 func (s *Service) Case(ctx context.Context, p identity.Principal, id int64) (Case, error) {
 	c, err := s.loadCase(ctx, s.db, "id = ?", id)
 	if err != nil {
 		return Case{}, err
 	}
-	if !s.maySeeCase(ctx, p, c) {
+	if !s.caseCan(ctx, p, identity.ActCaseRead, c) {
 		e := entry(p, ActionCaseRead, "case", id)
 		return Case{}, s.log.Refuse(ctx, e, apperr.New(apperr.Forbidden, "governance.case_forbidden"))
 	}
-	if !s.mayHandleCase(ctx, p, c) && !isAuthority(p) {
+	if !s.caseCan(ctx, p, identity.ActCaseContact, c) {
 		c.Contact = ""
 	}
 	return c, nil
@@ -416,15 +422,18 @@ type CaseFilter struct {
 }
 
 // Cases lists what p may see: a department its own resources' cases, the
-// agency and the authority all of them, anyone else the cases they raised.
+// agency and the authority those of their region (and below), anyone else
+// the cases they raised; the objector's contact only to the handler.
 func (s *Service) Cases(ctx context.Context, p identity.Principal, f CaseFilter) ([]Case, error) {
 	if p.UserID == 0 {
 		return nil, apperr.New(apperr.Unauthenticated, "identity.login_required")
 	}
 	var where []string
 	var args []any
+	// Bodies that see by region are filtered case by case below.
+	byRegion := p.Has(identity.RoleAuthority) || p.Has(identity.RoleAgency)
 	switch {
-	case isAuthority(p) || p.OrgType == identity.OrgAgency:
+	case byRegion:
 	case p.Has(identity.RoleDepartment):
 		where = append(where, "holder_org_id = ?")
 		args = append(args, p.OrgID)
@@ -455,20 +464,49 @@ func (s *Service) Cases(ctx context.Context, p identity.Principal, f CaseFilter)
 	if limit <= 0 || limit > 500 {
 		limit = 200
 	}
-	rows, err := s.db.Query(ctx, q+` ORDER BY id DESC LIMIT `+strconv.Itoa(limit), args...)
+	q += ` ORDER BY id DESC`
+	if !byRegion {
+		q += ` LIMIT ` + strconv.Itoa(limit)
+	}
+	rows, err := s.db.Query(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("cases: %w", err)
 	}
-	defer rows.Close()
-	out := []Case{}
+	var all []Case
 	for rows.Next() {
 		c, err := s.scanCase(rows.Scan)
 		if err != nil {
+			rows.Close()
 			return nil, err
+		}
+		all = append(all, c)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	out := []Case{}
+	held := map[int64]*Resource{}
+	for _, c := range all {
+		if len(out) == limit {
+			break
+		}
+		r, ok := held[c.ResourceID]
+		if !ok {
+			if x, err := s.resources.Resource(ctx, c.ResourceID); err == nil {
+				r = &x
+			}
+			held[c.ResourceID] = r
+		}
+		if r == nil || !s.may(p, identity.ActCaseRead, *r, c.RaiserUser) {
+			continue
+		}
+		if !s.may(p, identity.ActCaseContact, *r, c.RaiserUser) {
+			c.Contact = ""
 		}
 		out = append(out, c)
 	}
-	return out, rows.Err()
+	return out, nil
 }
 
 // Advance moves a case one step. Only the holding department (or the
@@ -489,8 +527,7 @@ func (s *Service) Advance(ctx context.Context, p identity.Principal, id int64, s
 		if !ok {
 			return apperr.New(apperr.Invalid, "governance.bad_step", "step", string(step)).OnField("step")
 		}
-		handler := s.mayHandleCase(ctx, p, c)
-		if !handler && !(step == StepClose && p.UserID != 0 && (p.UserID == c.RaiserUser || isAuthority(p))) {
+		if !s.caseMay(ctx, p, step, c) {
 			return apperr.New(apperr.Forbidden, "governance.case_forbidden")
 		}
 		legal := false
@@ -608,10 +645,9 @@ func (s *Service) Escalate(ctx context.Context) ([]Case, error) {
 
 // StepsFor lists the steps p may take on c now, for the console's buttons.
 func (s *Service) StepsFor(ctx context.Context, p identity.Principal, c Case) []CaseStep {
-	handler := s.mayHandleCase(ctx, p, c)
 	var out []CaseStep
 	for _, step := range []CaseStep{StepAccept, StepVerify, StepCorrect, StepReject, StepClose} {
-		if !handler && !(step == StepClose && p.UserID != 0 && (p.UserID == c.RaiserUser || isAuthority(p))) {
+		if !s.caseMay(ctx, p, step, c) {
 			continue
 		}
 		for _, f := range caseMoves[step].from {
@@ -621,4 +657,13 @@ func (s *Service) StepsFor(ctx context.Context, p identity.Principal, c Case) []
 		}
 	}
 	return out
+}
+
+// caseMay says whether p may take step on c: the handler answers; closing
+// an answered case is also the raiser's and the overseeing authority's.
+func (s *Service) caseMay(ctx context.Context, p identity.Principal, step CaseStep, c Case) bool {
+	if step == StepClose {
+		return s.caseCan(ctx, p, identity.ActCaseClose, c)
+	}
+	return s.caseCan(ctx, p, identity.ActCaseHandle, c)
 }

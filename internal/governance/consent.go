@@ -69,7 +69,7 @@ func (s *Service) RecordConsent(ctx context.Context, p identity.Principal, in Co
 		if err != nil {
 			return err
 		}
-		if !holds(p, r) {
+		if !s.may(p, identity.ActConsentManage, r, 0) {
 			return apperr.New(apperr.Forbidden, "governance.holder_only", "resource", r.Code)
 		}
 		if r.Shared == nil {
@@ -127,7 +127,7 @@ func (s *Service) WithdrawConsent(ctx context.Context, p identity.Principal, id 
 		if err != nil {
 			return err
 		}
-		if !holds(p, r) {
+		if !s.may(p, identity.ActConsentManage, r, 0) {
 			return apperr.New(apperr.Forbidden, "governance.holder_only", "resource", r.Code)
 		}
 		if c.WithdrawnAt != nil {

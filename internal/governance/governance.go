@@ -21,6 +21,7 @@ import (
 	"github.com/gongshu/gongshu/internal/apperr"
 	"github.com/gongshu/gongshu/internal/audit"
 	"github.com/gongshu/gongshu/internal/identity"
+	"github.com/gongshu/gongshu/internal/region"
 	"github.com/gongshu/gongshu/internal/store"
 	"github.com/gongshu/gongshu/internal/workday"
 )
@@ -67,20 +68,22 @@ type Service struct {
 	db        *store.DB
 	log       *audit.Log
 	resources Resources
+	regions   *region.Table
 	cal       *workday.Calendar
 	now       func() time.Time
 	opts      Options
 }
 
-// New wires the service.
-func New(db *store.DB, log *audit.Log, resources Resources, cal *workday.Calendar, now func() time.Time, opts Options) *Service {
+// New wires the service; regions is the table the authorization decision
+// checks a resource's region against.
+func New(db *store.DB, log *audit.Log, resources Resources, regions *region.Table, cal *workday.Calendar, now func() time.Time, opts Options) *Service {
 	if opts.AnswerDays <= 0 {
 		opts.AnswerDays = 10
 	}
 	if opts.PublicPerHour <= 0 {
 		opts.PublicPerHour = 5
 	}
-	return &Service{db: db, log: log, resources: resources, cal: cal, now: now, opts: opts}
+	return &Service{db: db, log: log, resources: resources, regions: regions, cal: cal, now: now, opts: opts}
 }
 
 // AnswerDays is the configured answering deadline in working days.
@@ -115,21 +118,11 @@ func entry(p identity.Principal, action, objectType string, id int64) audit.Entr
 	return e
 }
 
-// holds says p speaks for the department holding r: its department users,
-// and the agency that runs the platform.
-func holds(p identity.Principal, r Resource) bool {
-	if p.UserID == 0 {
-		return false
-	}
-	if p.OrgType == identity.OrgAgency && (p.Has(identity.RoleAgency) || p.Has(identity.RoleAdmin)) {
-		return true
-	}
-	return p.OrgID == r.HolderOrgID && p.Has(identity.RoleDepartment)
+// may is identity.Authorize's decision on action a over resource r (and,
+// for a case, the user who raised it).
+func (s *Service) may(p identity.Principal, a identity.Action, r Resource, raiser int64) bool {
+	return identity.Authorize(s.regions, p, a, identity.Object{OrgID: r.HolderOrgID, Region: r.Region, UserID: raiser}) == nil
 }
-
-func isAuthority(p identity.Principal) bool { return p.UserID != 0 && p.Has(identity.RoleAuthority) }
-
-func isGovernment(p identity.Principal) bool { return p.UserID != 0 && p.Has(identity.RoleGovernment) }
 
 // text checks a free-text field's length in characters.
 func text(field, v string, minLen, maxLen int) (string, error) {

@@ -3,6 +3,7 @@ package governance
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/gongshu/gongshu/internal/apperr"
 	"github.com/gongshu/gongshu/internal/audit"
 	"github.com/gongshu/gongshu/internal/identity"
+	"github.com/gongshu/gongshu/internal/region"
 	"github.com/gongshu/gongshu/internal/store"
 	"github.com/gongshu/gongshu/internal/store/storetest"
 	"github.com/gongshu/gongshu/internal/workday"
@@ -56,9 +58,13 @@ var (
 	dept     = identity.Principal{UserID: 1, Login: "dept.amr", OrgID: amrOrg, OrgType: identity.OrgDepartment, Roles: []identity.Role{identity.RoleDepartment}}
 	other    = identity.Principal{UserID: 2, Login: "dept.health", OrgID: healthOrg, OrgType: identity.OrgDepartment, Roles: []identity.Role{identity.RoleDepartment}}
 	operator = identity.Principal{UserID: 3, Login: "op.ganshu", OrgID: 21, OrgType: identity.OrgOperator, Roles: []identity.Role{identity.RoleOperator}}
-	auth     = identity.Principal{UserID: 4, Login: "authority", OrgID: 1, OrgType: identity.OrgAuthority, Roles: []identity.Role{identity.RoleAuthority}}
-	gov      = identity.Principal{UserID: 5, Login: "government", OrgID: 2, OrgType: identity.OrgGovernment, Roles: []identity.Role{identity.RoleGovernment}}
-	agency   = identity.Principal{UserID: 6, Login: "agency", OrgID: 3, OrgType: identity.OrgAgency, Roles: []identity.Role{identity.RoleAgency}}
+	auth     = identity.Principal{UserID: 4, Login: "authority", OrgID: 1, OrgType: identity.OrgAuthority, Region: "360000", Roles: []identity.Role{identity.RoleAuthority}}
+	gov      = identity.Principal{UserID: 5, Login: "government", OrgID: 2, OrgType: identity.OrgGovernment, Region: "360000", Roles: []identity.Role{identity.RoleGovernment}}
+	agency   = identity.Principal{UserID: 6, Login: "agency", OrgID: 3, OrgType: identity.OrgAgency, Region: "360000", Roles: []identity.Role{identity.RoleAgency}}
+	// Nanchang's bodies act inside Nanchang only (R4.1).
+	ncAgency = identity.Principal{UserID: 7, Login: "nc.agency", OrgID: 31, OrgType: identity.OrgAgency, Region: "360100", Roles: []identity.Role{identity.RoleAgency}}
+	ncAuth   = identity.Principal{UserID: 8, Login: "nc.authority", OrgID: 32, OrgType: identity.OrgAuthority, Region: "360100", Roles: []identity.Role{identity.RoleAuthority}}
+	ncGov    = identity.Principal{UserID: 9, Login: "nc.government", OrgID: 33, OrgType: identity.OrgGovernment, Region: "360100", Roles: []identity.Role{identity.RoleGovernment}}
 	public   = identity.Principal{}
 )
 
@@ -78,7 +84,7 @@ type fixture struct {
 func newFixture(t *testing.T, db *store.DB) *fixture {
 	t.Helper()
 	clk := &clock{t: cst("2026-09-23 10:00")}
-	return &fixture{svc: New(db, audit.New(db, nil), resources, workday.Default(), clk.now, Options{}), db: db, clk: clk}
+	return &fixture{svc: New(db, audit.New(db, nil), resources, region.Default(), workday.Default(), clk.now, Options{}), db: db, clk: clk}
 }
 
 func (f *fixture) audits(t *testing.T, action string) int {
@@ -413,6 +419,82 @@ func TestSharedDataConsent(t *testing.T) {
 	})
 }
 
+// R4.1 and finding 1 of issue 15: Nanchang's agency, authority and
+// government act on Nanchang's resources only. On a provincial resource
+// they may not answer a case, read it or its objector's phone number,
+// file or review a negative-list entry, or record a consent; each refusal
+// is audited as refused. An objector's contact is the handler's alone:
+// the provincial authority overseeing the case reads it without.
+func TestGovernanceByRegion(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db)
+		const phone = "13912345678"
+		c, err := f.svc.Raise(ctx, public, RaiseInput{Kind: Objection, ResourceID: 1, Description: "企业地址与实际经营地址不符，请核实。", Contact: phone}, "203.0.113.5")
+		if err != nil {
+			t.Fatal(err)
+		}
+		refusals := func() int {
+			t.Helper()
+			var n int
+			if err := f.db.QueryRow(ctx, `SELECT COUNT(*) FROM audit_entries WHERE outcome = 'refused'`).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		before := refusals()
+		for _, p := range []identity.Principal{ncAgency, ncAuth} {
+			_, err := f.svc.Advance(ctx, p, c.ID, StepReject, "经核实数据无误")
+			wantCode(t, err, apperr.Forbidden, "governance.case_forbidden")
+			_, err = f.svc.Case(ctx, p, c.ID)
+			wantCode(t, err, apperr.Forbidden, "governance.case_forbidden")
+			list, err := f.svc.Cases(ctx, p, CaseFilter{})
+			if err != nil || len(list) != 0 {
+				t.Errorf("%s lists %d provincial cases (%v)", p.Login, len(list), err)
+			}
+		}
+		_, err = f.svc.RequestNegative(ctx, ncAgency, NegativeRequest{ResourceID: 1, Basis: "《中华人民共和国保守国家秘密法》第十三条"})
+		wantCode(t, err, apperr.Forbidden, "governance.holder_only")
+		_, err = f.svc.RecordConsent(ctx, ncAgency, ConsentInput{ResourceID: 2, DocumentRef: "医保函〔2026〕7号", Scope: "全部数据项", GrantedOn: cst("2026-01-01 00:00")})
+		wantCode(t, err, apperr.Forbidden, "governance.holder_only")
+		n, err := f.svc.RequestNegative(ctx, dept, NegativeRequest{ResourceID: 1, Basis: "《中华人民共和国保守国家秘密法》第十三条"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = f.svc.AdvanceNegative(ctx, ncAuth, n.ID, NegativeAction{Step: NLStepReview})
+		wantCode(t, err, apperr.Forbidden, "governance.authority_only")
+		if steps := f.svc.NegativeStepsFor(ctx, ncAuth, n); len(steps) != 0 {
+			t.Errorf("Nanchang's authority is offered %v", steps)
+		}
+		if _, err := f.svc.AdvanceNegative(ctx, auth, n.ID, NegativeAction{Step: NLStepReview}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.AdvanceNegative(ctx, auth, n.ID, NegativeAction{Step: NLStepSubmit}); err != nil {
+			t.Fatal(err)
+		}
+		decision := &Decision{Meeting: "南昌市政府常务会议", Date: cst("2026-09-30 00:00"), Text: "同意列入负面清单", Ref: "洪府字〔2026〕1号"}
+		_, err = f.svc.AdvanceNegative(ctx, ncGov, n.ID, NegativeAction{Step: NLStepApprove, Decision: decision})
+		wantCode(t, err, apperr.Forbidden, "governance.government_only")
+		if got := refusals() - before; got != 8 {
+			t.Errorf("%d refusals audited, want 8", got)
+		}
+		// The contact: the handler sees it, the overseeing authority does not.
+		for _, tc := range []struct {
+			p     identity.Principal
+			shown bool
+		}{{dept, true}, {agency, true}, {auth, false}} {
+			got, err := f.svc.Case(ctx, tc.p, c.ID)
+			if err != nil || (got.Contact == phone) != tc.shown {
+				t.Errorf("%s reads contact %q (%v), shown want %v", tc.p.Login, got.Contact, err, tc.shown)
+			}
+			list, err := f.svc.Cases(ctx, tc.p, CaseFilter{})
+			if err != nil || len(list) != 1 || (list[0].Contact == phone) != tc.shown {
+				t.Errorf("%s lists %+v (%v), contact shown want %v", tc.p.Login, list, err, tc.shown)
+			}
+		}
+	})
+}
+
 // R19.1: the per-department inputs of the contribution evaluation.
 func TestContributions(t *testing.T) {
 	ctx := context.Background()
@@ -451,4 +533,46 @@ func TestContributions(t *testing.T) {
 	if errors.Is(err, context.Canceled) {
 		t.Fatal(err)
 	}
+}
+
+// Finding 10 of issue 15: the public limit (five cases an hour from one
+// address or contact) was counted and then inserted, so concurrent
+// requests on PostgreSQL all saw room (8 accepted against 5). The count is
+// now one statement in the store that every server shares.
+func TestRateLimitAtomic(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		ctx := context.Background()
+		f := newFixture(t, db)
+		// A second server on the same store.
+		g := newFixture(t, db)
+		var wg sync.WaitGroup
+		var mu sync.Mutex
+		accepted, limited := 0, 0
+		for i := range 16 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				svc := f.svc
+				if i%2 == 1 {
+					svc = g.svc
+				}
+				_, err := svc.Raise(ctx, public, RaiseInput{Kind: Correction, ResourceID: 1, Description: "企业名称有错别字，请更正。",
+					Contact: fmt.Sprintf("c%d@example.cn", i)}, "198.51.100.77")
+				mu.Lock()
+				defer mu.Unlock()
+				switch e, _ := apperr.As(err); {
+				case err == nil:
+					accepted++
+				case e != nil && e.Key == "governance.rate_limited":
+					limited++
+				default:
+					t.Errorf("raise %d: %v", i, err)
+				}
+			}()
+		}
+		wg.Wait()
+		if accepted != 5 || limited != 11 {
+			t.Errorf("accepted %d, limited %d; want 5 and 11", accepted, limited)
+		}
+	})
 }

@@ -60,6 +60,14 @@ var negativeMoves = map[NegativeStep]struct {
 	NLStepLift:     {[]NegativeState{NLApproved}, NLLifted, "government"},
 }
 
+// negativeActions is the authorization action behind each party of the
+// procedure, decided on the resource's holder and region (R4.1).
+var negativeActions = map[string]identity.Action{
+	"authority":  identity.ActNegativeReview,
+	"government": identity.ActNegativeDecide,
+	"holder":     identity.ActNegativeRequest,
+}
+
 // NegativeEntry is one entry of the negative list.
 type NegativeEntry struct {
 	ID           int64         `json:"id"`
@@ -120,7 +128,7 @@ func (s *Service) RequestNegative(ctx context.Context, p identity.Principal, in 
 		if err != nil {
 			return err
 		}
-		if !holds(p, r) {
+		if !s.may(p, identity.ActNegativeRequest, r, 0) {
 			return apperr.New(apperr.Forbidden, "governance.holder_only", "resource", r.Code)
 		}
 		basis, err := text("basis", in.Basis, 6, 2000)
@@ -228,23 +236,12 @@ func (s *Service) AdvanceNegative(ctx context.Context, p identity.Principal, id 
 		if !ok {
 			return apperr.New(apperr.Invalid, "governance.bad_step", "step", string(a.Step)).OnField("step")
 		}
-		switch move.by {
-		case "authority":
-			if !isAuthority(p) {
-				return apperr.New(apperr.Forbidden, "governance.authority_only")
-			}
-		case "government":
-			if !isGovernment(p) {
-				return apperr.New(apperr.Forbidden, "governance.government_only")
-			}
-		case "holder":
-			r, err := s.resources.Resource(ctx, n.ResourceID)
-			if err != nil {
-				return err
-			}
-			if !holds(p, r) {
-				return apperr.New(apperr.Forbidden, "governance.holder_only", "resource", r.Code)
-			}
+		r, err := s.resources.Resource(ctx, n.ResourceID)
+		if err != nil {
+			return err
+		}
+		if !s.may(p, negativeActions[move.by], r, 0) {
+			return apperr.New(apperr.Forbidden, "governance."+move.by+"_only", "resource", r.Code)
 		}
 		legal := false
 		for _, f := range move.from {
@@ -367,20 +364,8 @@ func (s *Service) NegativeStepsFor(ctx context.Context, p identity.Principal, n 
 	var out []NegativeStep
 	for _, step := range []NegativeStep{NLStepReview, NLStepConsult, NLStepSubmit, NLStepApprove, NLStepReject, NLStepWithdraw, NLStepLift} {
 		move := negativeMoves[step]
-		switch move.by {
-		case "authority":
-			if !isAuthority(p) {
-				continue
-			}
-		case "government":
-			if !isGovernment(p) {
-				continue
-			}
-		case "holder":
-			r, err := s.resources.Resource(ctx, n.ResourceID)
-			if err != nil || !holds(p, r) {
-				continue
-			}
+		if r, err := s.resources.Resource(ctx, n.ResourceID); err != nil || !s.may(p, negativeActions[move.by], r, 0) {
+			continue
 		}
 		for _, f := range move.from {
 			if f == n.State {

@@ -46,6 +46,21 @@ const (
 	ActAgreementTerminate Action = "agreement.terminate"
 	ActAgreementHandover  Action = "agreement.handover"
 	ActGrantReadAll       Action = "grant.read_all"
+	// Data supply, quality and governance (R5, R6.2, R12.2). The object is
+	// a resource (or a case, entry or consent on one): Object.OrgID is its
+	// holding department, Object.Region the holder's region; for a case,
+	// Object.UserID is the signed-in user who raised it.
+	ActDataManage      Action = "data.manage"
+	ActQualityManage   Action = "quality.manage"
+	ActQualitySamples  Action = "quality.read_samples"
+	ActCaseRead        Action = "case.read"
+	ActCaseHandle      Action = "case.handle"
+	ActCaseContact     Action = "case.read_contact"
+	ActCaseClose       Action = "case.close"
+	ActNegativeRequest Action = "negative.request"
+	ActNegativeReview  Action = "negative.review"
+	ActNegativeDecide  Action = "negative.decide"
+	ActConsentManage   Action = "consent.manage"
 )
 
 // Actions lists every action, in the order the authorization matrix shows them.
@@ -57,6 +72,8 @@ var Actions = []Action{
 	ActPlanDraft, ActPlanSubmit, ActPlanDecide, ActPlanFile, ActPlanAckFiling, ActSelectionManage,
 	ActAgreementDraft, ActAgreementDecide, ActAgreementSign, ActAgreementFile, ActAgreementAckFiling,
 	ActAgreementActivate, ActAgreementSuspend, ActAgreementTerminate, ActAgreementHandover, ActGrantReadAll,
+	ActDataManage, ActQualityManage, ActQualitySamples, ActCaseRead, ActCaseHandle, ActCaseContact, ActCaseClose,
+	ActNegativeRequest, ActNegativeReview, ActNegativeDecide, ActConsentManage,
 }
 
 // Object is what an action is done to, as far as the decision needs it.
@@ -158,8 +175,40 @@ func allowed(regions *region.Table, p Principal, a Action, o Object) bool {
 	case ActAuditRead:
 		// Everyone may read the entries of their own organisation's actions.
 		return admin || p.Has(RoleAuthority) || p.Has(RoleAgency) || p.Has(RoleRegulator) || ownOrg
+	case ActDataManage, ActCaseHandle, ActNegativeRequest, ActConsentManage, ActQualitySamples:
+		// The holding department (or utility, R23.1) speaks for its data;
+		// the agency of the holder's region, or of a region containing it,
+		// acts for it. A city body never acts on a provincial resource.
+		return holds(regions, p, o)
+	case ActCaseContact:
+		// An objector's contact is personal data: the case's handler needs
+		// it to answer, and the signed-in raiser sees their own.
+		return holds(regions, p, o) || self
+	case ActQualityManage:
+		// The data authority runs quality monitoring (R6.2) in its region.
+		return holds(regions, p, o) || (p.Has(RoleAuthority) && within)
+	case ActCaseRead, ActCaseClose:
+		// The handler, the authority overseeing the region, and the user
+		// who raised the case.
+		return holds(regions, p, o) || (p.Has(RoleAuthority) && within) || self
+	case ActNegativeReview:
+		// The authority of the resource's region (or above) reviews (R5.2).
+		return p.Has(RoleAuthority) && within
+	case ActNegativeDecide:
+		// The government of the resource's region decides.
+		return p.Has(RoleGovernment) && within
 	}
 	return false
+}
+
+// holds reports whether p speaks for the holder of o: a member of the
+// holding department, or the agency of o's region or of a region
+// containing it.
+func holds(regions *region.Table, p Principal, o Object) bool {
+	if p.Has(RoleDepartment) && o.OrgID != 0 && o.OrgID == p.OrgID {
+		return true
+	}
+	return p.Has(RoleAgency) && o.Region != "" && regions.Contains(p.Region, o.Region)
 }
 
 // provincial reports whether code is a province-level region.

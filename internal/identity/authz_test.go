@@ -13,43 +13,52 @@ import (
 
 var update = flag.Bool("update", false, "rewrite golden files")
 
-// The role × action matrix: for every role (as a member of a provincial or
-// a Nanchang organisation) and every action, on an object of the caller's
-// own organisation and user, of another organisation in the caller's
-// region, and of another region. The golden file is the reviewed policy;
-// a change to Authorize shows up as a diff of it. (R3.1, R4.1)
+// The role × action matrix, by region: for every role (as a member of a
+// provincial or a Nanchang organisation) and every action, on an object of
+// the caller's own organisation and user, of another organisation in the
+// caller's own region, of the region above the caller's (parent), of a
+// region below it (child), and of another region at the caller's level
+// (another province for a provincial body, another city for a city body).
+// "·" marks a column that does not exist for the subject (a province has no
+// parent). The golden file is the reviewed policy; a change to Authorize
+// shows up as a diff of it. (R3.1, R4.1)
 func TestAuthorizeMatrix(t *testing.T) {
 	regions := region.Default()
 	type subject struct {
 		name string
 		p    Principal
+		// parent, child and other are regions relative to the subject's.
+		parent, child, other string
 	}
 	var subjects []subject
 	for _, r := range Roles {
-		for _, reg := range []string{"360000", "360100"} {
-			subjects = append(subjects, subject{fmt.Sprintf("%s@%s", r, reg),
-				Principal{UserID: 10, Login: "u", OrgID: 1, Region: reg, Roles: []Role{r}}})
-		}
-	}
-	objects := []struct {
-		name string
-		o    Object
-	}{
-		{"none", Object{}},
-		{"own", Object{OrgID: 1, UserID: 10, Region: "360100"}},
-		{"same-region", Object{OrgID: 2, UserID: 20, Region: "360102"}},
-		{"other-region", Object{OrgID: 3, UserID: 30, Region: "360702"}},
+		subjects = append(subjects,
+			subject{fmt.Sprintf("%s@%s", r, "360000"), Principal{UserID: 10, Login: "u", OrgID: 1, Region: "360000", Roles: []Role{r}}, "", "360100", "430000"},
+			subject{fmt.Sprintf("%s@%s", r, "360100"), Principal{UserID: 10, Login: "u", OrgID: 1, Region: "360100", Roles: []Role{r}}, "360000", "360102", "360700"})
 	}
 	var b strings.Builder
-	b.WriteString("# role@region action: none own same-region other-region (+ allowed, - refused)\n")
+	b.WriteString("# role@region action: none own same-region parent child other (+ allowed, - refused, · no such region)\n")
 	for _, s := range subjects {
+		objects := []*Object{
+			{},
+			{OrgID: 1, UserID: 10, Region: s.p.Region},
+			{OrgID: 2, UserID: 20, Region: s.p.Region},
+			nil,
+			{OrgID: 4, UserID: 40, Region: s.child},
+			{OrgID: 5, UserID: 50, Region: s.other},
+		}
+		if s.parent != "" {
+			objects[3] = &Object{OrgID: 3, UserID: 30, Region: s.parent}
+		}
 		for _, a := range Actions {
 			fmt.Fprintf(&b, "%-22s %-22s", s.name, a)
 			for _, o := range objects {
-				err := Authorize(regions, s.p, a, o.o)
-				mark := "+"
-				if err != nil {
-					mark = "-"
+				mark := "·"
+				if o != nil {
+					mark = "+"
+					if Authorize(regions, s.p, a, *o) != nil {
+						mark = "-"
+					}
 				}
 				fmt.Fprintf(&b, " %s", mark)
 			}

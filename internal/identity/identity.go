@@ -1,7 +1,7 @@
 // Package identity owns who is on the platform and what each may do:
 // organisations (type, GB/T 2260 region, unified social credit code, the
 // authority a lower-level authority files with), users and their roles,
-// password hashing and login lockout, console sessions with their CSRF
+// password hashing and sign-in throttling, console sessions with their CSRF
 // tokens, and API tokens. Authorize is the one function that decides
 // whether a principal may perform an action on an object; every service
 // asks it. Every change and every refusal here is written to the audit log
@@ -10,6 +10,7 @@ package identity
 
 import (
 	"context"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -100,10 +101,13 @@ func (p Principal) Actor() audit.Actor {
 type Options struct {
 	// Argon2 overrides the password hashing cost (tests lower it).
 	Argon2 *Argon2Params
-	// MaxFailedLogins before an account locks (default 5) and LockFor, how
-	// long it stays locked (default 15 minutes).
-	MaxFailedLogins int
-	LockFor         time.Duration
+	// Throttle slows down failed sign-ins (zero fields: DefaultThrottle).
+	Throttle Throttle
+	// HashConcurrency bounds the argon2id computations running at once
+	// (default: the number of CPUs, at least 2); HashWait is how long an
+	// attempt waits for a slot before it is refused as busy (default 2 s).
+	HashConcurrency int
+	HashWait        time.Duration
 	// SessionIdle and SessionMax bound a console session (defaults 2 h and 12 h).
 	SessionIdle, SessionMax time.Duration
 }
@@ -116,6 +120,8 @@ type Service struct {
 	now     func() time.Time
 	opt     Options
 	argon   Argon2Params
+	// hashSlots bounds concurrent argon2id computations.
+	hashSlots chan struct{}
 }
 
 // NewService wires the identity service.
@@ -123,11 +129,12 @@ func NewService(db *store.DB, log *audit.Log, regions *region.Table, now func() 
 	if now == nil {
 		now = time.Now
 	}
-	if opt.MaxFailedLogins <= 0 {
-		opt.MaxFailedLogins = 5
+	opt.Throttle = opt.Throttle.withDefaults()
+	if opt.HashConcurrency <= 0 {
+		opt.HashConcurrency = max(2, runtime.NumCPU())
 	}
-	if opt.LockFor <= 0 {
-		opt.LockFor = 15 * time.Minute
+	if opt.HashWait <= 0 {
+		opt.HashWait = 2 * time.Second
 	}
 	if opt.SessionIdle <= 0 {
 		opt.SessionIdle = 2 * time.Hour
@@ -139,7 +146,8 @@ func NewService(db *store.DB, log *audit.Log, regions *region.Table, now func() 
 	if opt.Argon2 != nil {
 		argon = *opt.Argon2
 	}
-	return &Service{db: db, log: log, regions: regions, now: now, opt: opt, argon: argon}
+	return &Service{db: db, log: log, regions: regions, now: now, opt: opt, argon: argon,
+		hashSlots: make(chan struct{}, opt.HashConcurrency)}
 }
 
 // Regions returns the administrative division table the service checks against.

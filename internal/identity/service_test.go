@@ -3,6 +3,7 @@ package identity_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -41,6 +42,8 @@ type fixture struct {
 	prov  identity.Org // provincial authority
 	agent identity.Org // provincial agency
 	admin identity.Principal
+	// adminSession is the admin's session cookie value.
+	adminSession string
 }
 
 const strongPassword = "Str0ng-Passw0rd!"
@@ -63,10 +66,12 @@ func setup(t *testing.T, db *store.DB) *fixture {
 		Roles: []identity.Role{identity.RoleAdmin}, Password: strongPassword}); err != nil {
 		t.Fatal(err)
 	}
-	_, f.admin, err = ids.Login(ctx(), "root", strongPassword, identity.ClientInfo{})
+	var sess identity.Session
+	sess, f.admin, err = ids.Login(ctx(), "root", strongPassword, identity.ClientInfo{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	f.adminSession = sess.Token
 	return f
 }
 
@@ -277,39 +282,93 @@ func TestSessions(t *testing.T) {
 	})
 }
 
-// R12.2: five failures lock the account, the lock and every attempt are audited.
-func TestLockout(t *testing.T) {
+// Finding 3 of issue 15 (OWASP ASVS V2.2.1, R12.2): failures slow down
+// further attempts instead of locking the account. An unknown login, a
+// wrong password and an attempt during a wait get the same answer; a wait
+// grows with each failure and passes on its own; the account's session
+// and tokens keep working; one address failing across many logins
+// (spraying) is slowed down while other addresses sign in; every attempt
+// is audited, the throttled ones as refused with their wait.
+func TestThrottle(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		f := setup(t, db)
-		for i := 1; i <= 4; i++ {
-			if _, _, err := f.ids.Login(ctx(), "root", "wrong", identity.ClientInfo{}); keyOf(err) != "identity.login_failed" {
-				t.Fatalf("failure %d: %v", i, err)
+		a := identity.ClientInfo{RemoteAddr: "198.51.100.7"}
+		tok, secret, err := f.ids.CreateToken(ctx(), f.admin, "script", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = tok
+		same := func(what string, err error) {
+			t.Helper()
+			if e, ok := apperr.As(err); !ok || e.Code != apperr.Unauthenticated || e.Key != "identity.login_failed" {
+				t.Fatalf("%s: %v, want the one login_failed answer", what, err)
 			}
 		}
-		if _, _, err := f.ids.Login(ctx(), "root", "wrong", identity.ClientInfo{}); keyOf(err) != "identity.account_locked" {
-			t.Fatalf("fifth failure: %v", err)
+		_, _, err = f.ids.Login(ctx(), "nobody", "whatever", a)
+		same("unknown login", err)
+		for i := 1; i <= 5; i++ {
+			_, _, err := f.ids.Login(ctx(), "root", "wrong", a)
+			same(fmt.Sprintf("failure %d", i), err)
 		}
-		if e := f.last(t); e.Reason != "identity.account_locked" || e.Details["locked_until"] == nil {
-			t.Errorf("lock entry %+v", e)
+		// The sixth failure sets a wait of one second.
+		_, _, err = f.ids.Login(ctx(), "root", "wrong", a)
+		same("sixth failure", err)
+		_, _, err = f.ids.Login(ctx(), "root", strongPassword, a)
+		same("the right password during the wait", err)
+		if e := f.last(t); e.Outcome != audit.Refused || e.Details["throttled_until"] == nil {
+			t.Errorf("throttled attempt audited as %+v", e)
 		}
-		if _, _, err := f.ids.Login(ctx(), "root", strongPassword, identity.ClientInfo{}); !apperr.IsCode(err, apperr.Locked) {
-			t.Fatalf("right password while locked: %v", err)
-		}
-		// The existing session of a locked user stops working too.
+		// Nothing is locked: the session and the token still work.
 		if _, err := f.ids.Authenticate(ctx(), "x"); err == nil {
 			t.Fatal("forged session accepted")
 		}
-		f.clock.add(15*time.Minute + time.Second)
-		if _, _, err := f.ids.Login(ctx(), "root", strongPassword, identity.ClientInfo{}); err != nil {
-			t.Fatalf("after the lock: %v", err)
+		if _, err := f.ids.Authenticate(ctx(), f.adminSession); err != nil {
+			t.Errorf("session during the wait: %v", err)
 		}
-		// A success resets the count.
-		if _, _, err := f.ids.Login(ctx(), "root", "wrong", identity.ClientInfo{}); keyOf(err) != "identity.login_failed" {
-			t.Fatalf("after reset: %v", err)
+		if _, err := f.ids.AuthenticateToken(ctx(), secret); err != nil {
+			t.Errorf("token during the wait: %v", err)
 		}
-		es, _ := f.log.List(ctx(), audit.Filter{Action: "session.login"})
-		if len(es) != 9 {
-			t.Errorf("login entries = %d, want 9", len(es))
+		// A failure after the wait doubles it; attempts during it are not heard.
+		f.clock.add(time.Second)
+		_, _, err = f.ids.Login(ctx(), "root", "wrong", a)
+		same("seventh failure", err)
+		f.clock.add(time.Second)
+		_, _, err = f.ids.Login(ctx(), "root", strongPassword, a)
+		same("right password one second into a two-second wait", err)
+		f.clock.add(time.Second)
+		if _, _, err := f.ids.Login(ctx(), "root", strongPassword, a); err != nil {
+			t.Fatalf("after the wait: %v", err)
+		}
+		// A success forgets the login's failures.
+		for i := 1; i <= 5; i++ {
+			_, _, err := f.ids.Login(ctx(), "root", "wrong", a)
+			same(fmt.Sprintf("after success, failure %d", i), err)
+		}
+		f.clock.add(2 * time.Hour)
+		// Spraying: one address, many logins, one guess each.
+		b := identity.ClientInfo{RemoteAddr: "203.0.113.9"}
+		for i := 0; i < 20; i++ {
+			_, _, err := f.ids.Login(ctx(), fmt.Sprintf("user%02d", i), "Spring2026!", b)
+			same(fmt.Sprintf("spray %d", i), err)
+		}
+		_, _, err = f.ids.Login(ctx(), "user20", "Spring2026!", b)
+		same("spray 21", err)
+		_, _, err = f.ids.Login(ctx(), "root", strongPassword, b)
+		same("a right password from the spraying address", err)
+		// Another address is not slowed down, the same account included.
+		if _, _, err := f.ids.Login(ctx(), "root", strongPassword, identity.ClientInfo{RemoteAddr: "192.0.2.1"}); err != nil {
+			t.Fatalf("another address during spraying: %v", err)
+		}
+		// An IPv6 host is counted by its /64.
+		for i := 0; i < 21; i++ {
+			_, _, _ = f.ids.Login(ctx(), fmt.Sprintf("v6user%02d", i), "Spring2026!", identity.ClientInfo{RemoteAddr: fmt.Sprintf("2001:db8:1:2::%x", i+1)})
+		}
+		_, _, err = f.ids.Login(ctx(), "root", strongPassword, identity.ClientInfo{RemoteAddr: "2001:db8:1:2::ffff"})
+		same("a right password from the spraying /64", err)
+		es, _ := f.log.List(ctx(), audit.Filter{Action: "session.login", Limit: 1000})
+		// setup's sign-in, then 61 attempts here, each audited once.
+		if len(es) != 1+61 {
+			t.Errorf("login entries = %d", len(es))
 		}
 	})
 }
@@ -373,24 +432,72 @@ func TestTokens(t *testing.T) {
 	})
 }
 
+// A password change ends every other session and, unless asked to keep
+// them, revokes the other API tokens; the session it was made in stays
+// (finding 6 of issue 15). A wrong current password counts as a failed
+// sign-in, so the change form is no way around the throttle.
 func TestPasswordChangeEndsSessions(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, db *store.DB) {
 		f := setup(t, db)
+		a := identity.ClientInfo{RemoteAddr: "198.51.100.7"}
 		sess, p, _ := f.ids.Login(ctx(), "root", strongPassword, identity.ClientInfo{})
-		if err := f.ids.SetPassword(ctx(), p, "root", "wrong", "N3w-Passw0rd!!"); keyOf(err) != "identity.current_password_wrong" {
-			t.Fatalf("wrong current: %v", err)
-		}
-		if err := f.ids.SetPassword(ctx(), p, "root", strongPassword, "weak"); keyOf(err) != "identity.password_too_short" {
-			t.Fatalf("weak: %v", err)
-		}
-		if err := f.ids.SetPassword(ctx(), p, "root", strongPassword, "N3w-Passw0rd!!"); err != nil {
+		_, secret, err := f.ids.CreateToken(ctx(), f.admin, "script", 0)
+		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := f.ids.Authenticate(ctx(), sess.Token); err == nil {
-			t.Error("session survived the password change")
+		change := func(current, next string, keep bool) (identity.PasswordChanged, error) {
+			return f.ids.SetPassword(ctx(), p, identity.PasswordChange{Login: "root", Current: current, Next: next, KeepTokens: keep, Client: a})
+		}
+		if _, err := change("wrong", "N3w-Passw0rd!!", false); keyOf(err) != "identity.current_password_wrong" {
+			t.Fatalf("wrong current: %v", err)
+		}
+		if _, err := change(strongPassword, "weak", false); keyOf(err) != "identity.password_too_short" {
+			t.Fatalf("weak: %v", err)
+		}
+		done, err := change(strongPassword, "N3w-Passw0rd!!", false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if done.Sessions != 1 || done.Tokens != 1 {
+			t.Errorf("ended %+v, want the admin's other session and its token", done)
+		}
+		if _, err := f.ids.Authenticate(ctx(), f.adminSession); err == nil {
+			t.Error("another session survived the password change")
+		}
+		if _, err := f.ids.Authenticate(ctx(), sess.Token); err != nil {
+			t.Errorf("the session the change was made in ended: %v", err)
+		}
+		if _, err := f.ids.AuthenticateToken(ctx(), secret); keyOf(err) != "identity.token_revoked" {
+			t.Errorf("token survived the password change: %v", err)
 		}
 		if _, _, err := f.ids.Login(ctx(), "root", "N3w-Passw0rd!!", identity.ClientInfo{}); err != nil {
 			t.Error(err)
+		}
+		// Keeping the tokens.
+		_, secret, _ = f.ids.CreateToken(ctx(), f.admin, "script 2", 0)
+		if _, err := change("N3w-Passw0rd!!", "Th1rd-Passw0rd!", true); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.ids.AuthenticateToken(ctx(), secret); err != nil {
+			t.Errorf("kept token: %v", err)
+		}
+		// Guessing through the change form: five wrong current passwords,
+		// then even the right one is refused until the wait is over.
+		for i := 0; i < 6; i++ {
+			if _, err := change(fmt.Sprintf("guess-%d", i), "F0urth-Passw0rd!", false); keyOf(err) != "identity.current_password_wrong" {
+				t.Fatalf("guess %d: %v", i, err)
+			}
+		}
+		if _, err := change("Th1rd-Passw0rd!", "F0urth-Passw0rd!", false); keyOf(err) != "identity.current_password_wrong" {
+			t.Fatalf("right current password during the wait: %v", err)
+		}
+		// The sign-in form shares the count.
+		if _, _, err := f.ids.Login(ctx(), "root", "Th1rd-Passw0rd!", a); keyOf(err) != "identity.login_failed" {
+			t.Fatalf("sign-in during the wait: %v", err)
+		}
+		f.clock.add(time.Second)
+		if _, err := change("Th1rd-Passw0rd!", "F0urth-Passw0rd!", false); err != nil {
+			t.Fatalf("after the wait: %v", err)
 		}
 		if err := f.ids.SetPasswordAsSystem(ctx(), "nobody", "N3w-Passw0rd!!"); keyOf(err) != "identity.user_not_found" {
 			t.Errorf("unknown user: %v", err)

@@ -29,6 +29,20 @@ type Session struct {
 type ClientInfo struct {
 	RemoteAddr string
 	UserAgent  string
+	// RefuseUnheard, when set, records the refusal of an attempt that was
+	// not heard: one during a throttling wait or one refused for lack of a
+	// hashing slot. Such refusals cost the caller nothing, so a flood of
+	// them is the web layer's to fold (internal/web, fold.go); nil: each is
+	// recorded on its own.
+	RefuseUnheard func(ctx context.Context, e audit.Entry, err error) error
+}
+
+// refuseUnheard records the refusal of an attempt that was not heard.
+func (s *Service) refuseUnheard(ctx context.Context, c ClientInfo, e audit.Entry, err error) error {
+	if c.RefuseUnheard != nil {
+		return c.RefuseUnheard(ctx, e, err)
+	}
+	return s.refuse(ctx, e, err)
 }
 
 // dummyHash is checked against when the login does not exist, so that
@@ -49,51 +63,61 @@ func hashToken(tok string) string {
 	return hex.EncodeToString(h[:])
 }
 
-// Login checks a password and opens a session. A wrong login or password
-// gets the same answer; after MaxFailedLogins failures in a row the account
-// locks for LockFor, and every attempt is audited.
+// Login checks a password and opens a session. An unknown login, a wrong
+// password and an attempt during a throttling wait get the same answer;
+// failures slow down later attempts of the login and of the address
+// (see Throttle), never lock the account, and every attempt is audited.
+// A disabled account is said to be so only to whoever gave its password.
 func (s *Service) Login(ctx context.Context, login, password string, client ClientInfo) (Session, Principal, error) {
 	login = strings.ToLower(strings.TrimSpace(login))
 	e := entry(audit.Anonymous(login), "session.login", "user", 0)
 	failed := apperr.New(apperr.Unauthenticated, "identity.login_failed")
-
+	now := s.clock()
+	until, wait, err := s.throttled(ctx, login, client.RemoteAddr, now)
+	if err != nil {
+		return Session{}, Principal{}, s.refuse(ctx, e, err)
+	}
+	if wait {
+		// Refused unheard: the password is not even checked.
+		e.Set("throttled_until", until.Format(time.RFC3339))
+		return Session{}, Principal{}, s.refuseUnheard(ctx, client, e, failed)
+	}
 	var (
 		id       int64
 		orgID    int64
 		hash     string
 		disabled bool
-		failures int
-		locked   sql.NullTime
 	)
-	err := s.db.QueryRow(ctx, `SELECT id, org_id, password_hash, disabled, failed_logins, locked_until FROM users WHERE login = ?`, login).
-		Scan(&id, &orgID, &hash, &disabled, &failures, &locked)
+	err = s.db.QueryRow(ctx, `SELECT id, org_id, password_hash, disabled FROM users WHERE login = ?`, login).
+		Scan(&id, &orgID, &hash, &disabled)
+	known := err == nil
 	if errors.Is(err, sql.ErrNoRows) {
-		_, _ = checkPassword(password, dummyHash)
-		return Session{}, Principal{}, s.refuse(ctx, e, failed)
+		// The same work as a wrong password: the answer and its time
+		// do not tell which logins exist.
+		hash = dummyHash
+	} else if err != nil {
+		return Session{}, Principal{}, s.refuse(ctx, e, err)
+	}
+	if known {
+		e.Actor = audit.Actor{UserID: id, Login: login, OrgID: orgID}
+		e.ObjectID = fmt.Sprint(id)
+	}
+	ok, err := s.checkPasswordBounded(ctx, password, hash)
+	if apperr.IsCode(err, apperr.Unavailable) {
+		return Session{}, Principal{}, s.refuseUnheard(ctx, client, e, err)
 	}
 	if err != nil {
 		return Session{}, Principal{}, s.refuse(ctx, e, err)
 	}
-	e.Actor = audit.Actor{UserID: id, Login: login, OrgID: orgID}
-	e.ObjectID = fmt.Sprint(id)
-	now := s.clock()
+	if !ok || !known {
+		return Session{}, Principal{}, s.recordFailure(ctx, e, login, client.RemoteAddr, failed, now)
+	}
 	if disabled {
 		return Session{}, Principal{}, s.refuse(ctx, e, apperr.New(apperr.Forbidden, "identity.account_disabled"))
 	}
-	if locked.Valid && locked.Time.After(now) {
-		return Session{}, Principal{}, s.refuse(ctx, e, apperr.New(apperr.Locked, "identity.account_locked",
-			"minutes", fmt.Sprint(int(locked.Time.Sub(now).Minutes())+1)))
-	}
-	ok, err := checkPassword(password, hash)
-	if err != nil {
-		return Session{}, Principal{}, s.refuse(ctx, e, err)
-	}
-	if !ok {
-		return Session{}, Principal{}, s.recordFailure(ctx, e, id, failures+1, now)
-	}
 	sess := Session{Token: randomToken(32), CSRFToken: randomToken(32), ExpiresAt: now.Add(s.opt.SessionMax)}
 	err = s.log.Do(ctx, e, func(tx *store.Tx, e *audit.Entry) error {
-		if _, err := tx.Exec(ctx, "UPDATE users SET failed_logins = 0, locked_until = NULL WHERE id = ?", id); err != nil {
+		if err := clearAccount(ctx, tx, login); err != nil {
 			return err
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO sessions (id_hash, user_id, csrf_token, created_at, last_seen_at, expires_at, remote_addr, user_agent)
@@ -112,25 +136,20 @@ func (s *Service) Login(ctx context.Context, login, password string, client Clie
 	return sess, p, nil
 }
 
-// recordFailure counts a wrong password and locks the account at the
-// limit; the count and the refusal commit together.
-func (s *Service) recordFailure(ctx context.Context, e audit.Entry, userID int64, failures int, now time.Time) error {
-	refusal := apperr.New(apperr.Unauthenticated, "identity.login_failed")
-	var lockedUntil any
-	if failures >= s.opt.MaxFailedLogins {
-		until := now.Add(s.opt.LockFor)
-		lockedUntil = until
-		refusal = apperr.New(apperr.Locked, "identity.account_locked", "minutes", fmt.Sprint(int(s.opt.LockFor.Minutes())))
-		failures = 0
-		e.Set("locked_until", until.Format(time.RFC3339))
-	}
+// recordFailure counts a failed attempt of login from addr and audits the
+// refusal in the same transaction, with the counts and the wait they set.
+func (s *Service) recordFailure(ctx context.Context, e audit.Entry, login, addr string, refusal *apperr.Error, now time.Time) error {
 	e.Outcome, e.Reason = audit.Refused, refusal.Key
-	e.Set("failed_logins", failures)
 	err := s.db.InTx(ctx, func(tx *store.Tx) error {
-		if _, err := tx.Exec(ctx, "UPDATE users SET failed_logins = ?, locked_until = ? WHERE id = ?", failures, lockedUntil, userID); err != nil {
+		account, address, err := s.countFailure(ctx, tx, login, addr, now)
+		if err != nil {
 			return err
 		}
-		_, err := s.log.Append(ctx, tx, e)
+		e.Set("failures_account", account)
+		if addr != "" {
+			e.Set("failures_address", address)
+		}
+		_, err = s.log.Append(ctx, tx, e)
 		return err
 	})
 	if err != nil {
@@ -187,15 +206,16 @@ func (s *Service) Logout(ctx context.Context, p Principal) error {
 	})
 }
 
-// principal loads a user as a principal, refusing disabled or locked accounts.
+// principal loads a user as a principal, refusing disabled accounts.
+// Failed sign-ins never reach an open session or a token: they slow down
+// further sign-ins only.
 func (s *Service) principal(ctx context.Context, userID int64) (Principal, error) {
 	var p Principal
 	var typ string
 	var disabled bool
-	var locked sql.NullTime
-	err := s.db.QueryRow(ctx, `SELECT u.id, u.login, u.display_name, u.disabled, u.locked_until, o.id, o.name, o.type, o.region_code
+	err := s.db.QueryRow(ctx, `SELECT u.id, u.login, u.display_name, u.disabled, o.id, o.name, o.type, o.region_code
 		FROM users u JOIN organizations o ON o.id = u.org_id WHERE u.id = ?`, userID).
-		Scan(&p.UserID, &p.Login, &p.Name, &disabled, &locked, &p.OrgID, &p.OrgName, &typ, &p.Region)
+		Scan(&p.UserID, &p.Login, &p.Name, &disabled, &p.OrgID, &p.OrgName, &typ, &p.Region)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Principal{}, apperr.New(apperr.Unauthenticated, "identity.session_expired")
 	}
@@ -204,10 +224,6 @@ func (s *Service) principal(ctx context.Context, userID int64) (Principal, error
 	}
 	if disabled {
 		return Principal{}, apperr.New(apperr.Forbidden, "identity.account_disabled")
-	}
-	if locked.Valid && locked.Time.After(s.clock()) {
-		return Principal{}, apperr.New(apperr.Locked, "identity.account_locked",
-			"minutes", fmt.Sprint(int(locked.Time.Sub(s.clock()).Minutes())+1))
 	}
 	p.OrgType = OrgType(typ)
 	if p.Roles, err = s.roles(ctx, userID); err != nil {

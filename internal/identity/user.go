@@ -73,7 +73,7 @@ func (s *Service) createUser(ctx context.Context, e audit.Entry, in UserInput) (
 	if err := CheckPasswordStrength(in.Password, in.Login); err != nil {
 		return User{}, s.refuse(ctx, e, err)
 	}
-	hash, err := hashPassword(in.Password, s.argon)
+	hash, err := s.hashPasswordBounded(ctx, in.Password)
 	if err != nil {
 		return User{}, s.refuse(ctx, e, err)
 	}
@@ -148,13 +148,37 @@ func dedupeRoles(rs []Role) []Role {
 	return out
 }
 
+// PasswordChange is a request to set a user's password.
+type PasswordChange struct {
+	Login   string
+	Current string // the user's own change: the current password
+	Next    string
+	// KeepTokens leaves the user's other API tokens in force after a change
+	// of their own password; by default they are revoked with the other
+	// sessions, so that a stolen credential does not survive the change.
+	KeepTokens bool
+	// Client is where the request came from: wrong current passwords count
+	// against its address as failed sign-ins do.
+	Client ClientInfo
+}
+
+// PasswordChanged says what a change ended besides the old password.
+type PasswordChanged struct {
+	Sessions int64 `json:"sessions_ended"`
+	Tokens   int64 `json:"tokens_revoked"`
+}
+
 // SetPassword sets a user's password. A user may change their own password
-// (giving the current one); the administrator may reset anyone's.
-func (s *Service) SetPassword(ctx context.Context, p Principal, login, current, next string) error {
-	u, err := s.UserByLogin(ctx, login)
+// giving the current one: a wrong one counts as a failed sign-in of the
+// login and the address (see Throttle), so the change form is no way
+// around the throttle; the change ends every other session and, unless
+// KeepTokens, revokes every other API token. The administrator may reset
+// anyone's password, which ends all of that user's sessions.
+func (s *Service) SetPassword(ctx context.Context, p Principal, in PasswordChange) (PasswordChanged, error) {
+	u, err := s.UserByLogin(ctx, in.Login)
 	e := entry(p.Actor(), "user.set_password", "user", u.ID)
 	if err != nil {
-		return s.refuse(ctx, e, err)
+		return PasswordChanged{}, s.refuse(ctx, e, err)
 	}
 	self := u.ID == p.UserID
 	act := ActUserResetPass
@@ -162,18 +186,41 @@ func (s *Service) SetPassword(ctx context.Context, p Principal, login, current, 
 		act = ActUserChangePass
 	}
 	if err := Authorize(s.regions, p, act, Object{UserID: u.ID, OrgID: u.OrgID}); err != nil {
-		return s.refuse(ctx, e, err)
+		return PasswordChanged{}, s.refuse(ctx, e, err)
 	}
-	if self {
-		var hash string
-		if err := s.db.QueryRow(ctx, "SELECT password_hash FROM users WHERE id = ?", u.ID).Scan(&hash); err != nil {
-			return s.refuse(ctx, e, err)
-		}
-		if ok, err := checkPassword(current, hash); err != nil || !ok {
-			return s.refuse(ctx, e, apperr.New(apperr.Invalid, "identity.current_password_wrong").OnField("current_password"))
-		}
+	if !self {
+		return s.setPassword(ctx, e, u, in.Next, nil)
 	}
-	return s.setPassword(ctx, e, u, next)
+	wrong := apperr.New(apperr.Invalid, "identity.current_password_wrong").OnField("current_password")
+	now := s.clock()
+	until, wait, err := s.throttled(ctx, u.Login, in.Client.RemoteAddr, now)
+	if err != nil {
+		return PasswordChanged{}, s.refuse(ctx, e, err)
+	}
+	if wait {
+		e.Set("throttled_until", until.Format(time.RFC3339))
+		return PasswordChanged{}, s.refuseUnheard(ctx, in.Client, e, wrong)
+	}
+	var hash string
+	if err := s.db.QueryRow(ctx, "SELECT password_hash FROM users WHERE id = ?", u.ID).Scan(&hash); err != nil {
+		return PasswordChanged{}, s.refuse(ctx, e, err)
+	}
+	ok, err := s.checkPasswordBounded(ctx, in.Current, hash)
+	if err != nil {
+		return PasswordChanged{}, s.refuse(ctx, e, err)
+	}
+	if !ok {
+		return PasswordChanged{}, s.recordFailure(ctx, e, u.Login, in.Client.RemoteAddr, wrong, now)
+	}
+	return s.setPassword(ctx, e, u, in.Next, &keep{session: p.SessionHash, token: p.TokenID, tokens: in.KeepTokens})
+}
+
+// keep is what a user's own password change leaves in force: the session
+// or token it was made with, and the other tokens if asked.
+type keep struct {
+	session string
+	token   int64
+	tokens  bool
 }
 
 // SetPasswordAsSystem resets a password from the host (`gongshu user passwd`).
@@ -183,29 +230,54 @@ func (s *Service) SetPasswordAsSystem(ctx context.Context, login, next string) e
 	if err != nil {
 		return s.refuse(ctx, e, err)
 	}
-	return s.setPassword(ctx, e, u, next)
+	_, err = s.setPassword(ctx, e, u, next, nil)
+	return err
 }
 
-// setPassword stores a new hash, clears any lockout and ends every session
-// of the user, so a stolen session does not survive a password change.
-func (s *Service) setPassword(ctx context.Context, e audit.Entry, u User, next string) error {
+// setPassword stores a new hash and ends the user's sessions, so a stolen
+// session does not survive a password change: all of them for a reset
+// (k nil), all but the caller's own, with the other tokens unless kept,
+// for the user's own change. It also forgets the login's failed attempts.
+func (s *Service) setPassword(ctx context.Context, e audit.Entry, u User, next string, k *keep) (PasswordChanged, error) {
 	e.Set("login", u.Login)
 	if err := CheckPasswordStrength(next, u.Login); err != nil {
-		return s.refuse(ctx, e, err)
+		return PasswordChanged{}, s.refuse(ctx, e, err)
 	}
-	hash, err := hashPassword(next, s.argon)
+	hash, err := s.hashPasswordBounded(ctx, next)
 	if err != nil {
-		return s.refuse(ctx, e, err)
+		return PasswordChanged{}, s.refuse(ctx, e, err)
 	}
 	now := s.clock()
-	return s.log.Do(ctx, e, func(tx *store.Tx, e *audit.Entry) error {
+	var out PasswordChanged
+	err = s.log.Do(ctx, e, func(tx *store.Tx, e *audit.Entry) error {
 		if _, err := tx.Exec(ctx, `UPDATE users SET password_hash = ?, password_changed_at = ?, failed_logins = 0, locked_until = NULL
 			WHERE id = ?`, hash, now, u.ID); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, "UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL", now, u.ID)
-		return err
+		if err := clearAccount(ctx, tx, u.Login); err != nil {
+			return err
+		}
+		keepSession := ""
+		if k != nil {
+			keepSession = k.session
+		}
+		res, err := tx.Exec(ctx, "UPDATE sessions SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL AND id_hash <> ?", now, u.ID, keepSession)
+		if err != nil {
+			return err
+		}
+		out.Sessions, _ = res.RowsAffected()
+		if k != nil && !k.tokens {
+			res, err := tx.Exec(ctx, "UPDATE api_tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL AND id <> ?", now, u.ID, k.token)
+			if err != nil {
+				return err
+			}
+			out.Tokens, _ = res.RowsAffected()
+		}
+		e.Set("sessions_ended", out.Sessions)
+		e.Set("tokens_revoked", out.Tokens)
+		return nil
 	})
+	return out, err
 }
 
 const userColumns = "id, login, display_name, org_id, disabled, locked_until, created_at"

@@ -125,6 +125,8 @@ type Resource struct {
 	ID          int64
 	Code        string
 	HolderOrgID int64
+	// Region is the holder's GB/T 2260 region (R4.1).
+	Region string
 	// Frequency is the registry's update frequency code (realtime, daily,
 	// weekly, monthly, quarterly, yearly, irregular, once).
 	Frequency string

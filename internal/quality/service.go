@@ -12,6 +12,7 @@ import (
 	"github.com/gongshu/gongshu/internal/apperr"
 	"github.com/gongshu/gongshu/internal/audit"
 	"github.com/gongshu/gongshu/internal/identity"
+	"github.com/gongshu/gongshu/internal/region"
 	"github.com/gongshu/gongshu/internal/store"
 )
 
@@ -30,12 +31,14 @@ type Service struct {
 	log       *audit.Log
 	dom       Domain
 	resources Resources
+	regions   *region.Table
 	now       func() time.Time
 }
 
-// NewService wires a quality service.
-func NewService(db *store.DB, log *audit.Log, dom Domain, resources Resources, now func() time.Time) *Service {
-	return &Service{db: db, log: log, dom: dom, resources: resources, now: now}
+// NewService wires a quality service; regions is the table the
+// authorization decision checks a resource's region against.
+func NewService(db *store.DB, log *audit.Log, dom Domain, resources Resources, regions *region.Table, now func() time.Time) *Service {
+	return &Service{db: db, log: log, dom: dom, resources: resources, regions: regions, now: now}
 }
 
 func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
@@ -59,29 +62,33 @@ func entry(p identity.Principal, action string, resourceID int64) audit.Entry {
 }
 
 // mayManage says whether p may declare and run a resource's rules: users
-// of the holding department, the agency that runs the platform, and the
-// data authority, which runs quality monitoring (R6.2).
-func mayManage(p identity.Principal, r Resource) bool {
-	if p.UserID == 0 {
-		return false
-	}
-	if p.OrgType == identity.OrgAgency || p.Has(identity.RoleAuthority) {
-		return true
-	}
-	return p.OrgID != 0 && p.OrgID == r.HolderOrgID && p.Has(identity.RoleDepartment)
+// of the holding department, and the agency and the data authority (which
+// runs quality monitoring, R6.2) of the holder's region or a region
+// containing it (R4.1).
+func (s *Service) mayManage(p identity.Principal, r Resource) bool {
+	return identity.Authorize(s.regions, p, identity.ActQualityManage, identity.Object{OrgID: r.HolderOrgID, Region: r.Region}) == nil
 }
 
 // maySeeSamples says whether p may read failing rows: only the holding
-// department's users and the agency; never operators, never another
-// department.
-func maySeeSamples(p identity.Principal, holderOrgID int64) bool {
-	if p.UserID == 0 {
-		return false
-	}
-	if p.OrgType == identity.OrgAgency && p.Has(identity.RoleAgency) {
-		return true
-	}
-	return p.OrgID != 0 && p.OrgID == holderOrgID && p.Has(identity.RoleDepartment)
+// department's users and the agency of its region (or above); never
+// operators, never another department, never a city body on a provincial
+// resource.
+func (s *Service) maySeeSamples(p identity.Principal, r Resource) bool {
+	return identity.Authorize(s.regions, p, identity.ActQualitySamples, identity.Object{OrgID: r.HolderOrgID, Region: r.Region}) == nil
+}
+
+// MayManage and MaySeeSamples report what p may do on a resource's quality
+// (the console shows its forms and samples only then); they record
+// nothing, the actions themselves check and audit again.
+func (s *Service) MayManage(ctx context.Context, p identity.Principal, id int64) bool {
+	r, err := s.resources.Resource(ctx, id)
+	return err == nil && s.mayManage(p, r)
+}
+
+// MaySeeSamples: see MayManage.
+func (s *Service) MaySeeSamples(ctx context.Context, p identity.Principal, id int64) bool {
+	r, err := s.resources.Resource(ctx, id)
+	return err == nil && s.maySeeSamples(p, r)
 }
 
 // resource loads a resource and checks p may manage it; refusals are audited.
@@ -94,7 +101,7 @@ func (s *Service) resource(ctx context.Context, p identity.Principal, action str
 	if p.UserID == 0 {
 		return Resource{}, s.log.Refuse(ctx, e, apperr.New(apperr.Unauthenticated, "identity.login_required"))
 	}
-	if !mayManage(p, r) {
+	if !s.mayManage(p, r) {
 		return Resource{}, s.log.Refuse(ctx, e, apperr.New(apperr.Forbidden, "quality.forbidden", "resource", r.Code))
 	}
 	return r, nil
@@ -178,9 +185,16 @@ func (s *Service) env(ctx context.Context, r Resource, rs Rules) (Env, error) {
 		if _, done := env.RefTables[rule.Resource]; done {
 			continue
 		}
-		if _, err := s.resources.Resource(ctx, rule.Resource); err != nil {
+		ref, err := s.resources.Resource(ctx, rule.Resource)
+		if err != nil {
 			return Env{}, apperr.New(apperr.Invalid, "quality.reference_unknown", "rule", rule.ID,
 				"resource", strconv.FormatInt(rule.Resource, 10)).Wrap(err)
+		}
+		// A reference reads the referenced table, and its failing rows
+		// tell which values that table lacks: a department checks against
+		// its own resources only, never another department's data.
+		if ref.HolderOrgID != r.HolderOrgID {
+			return Env{}, apperr.New(apperr.Forbidden, "quality.reference_foreign", "rule", rule.ID, "resource", ref.Code)
 		}
 		t, err := s.resources.Latest(ctx, rule.Resource)
 		if err != nil || t.Table == "" {
@@ -345,7 +359,13 @@ func (s *Service) Samples(ctx context.Context, p identity.Principal, runID int64
 	if p.UserID == 0 {
 		return nil, s.log.Refuse(ctx, e, apperr.New(apperr.Unauthenticated, "identity.login_required"))
 	}
-	if !maySeeSamples(p, holder) {
+	r, err := s.resources.Resource(ctx, resourceID)
+	if err != nil {
+		return nil, s.log.Refuse(ctx, e, err)
+	}
+	// The run's own holder is what was checked when it ran.
+	r.HolderOrgID = holder
+	if !s.maySeeSamples(p, r) {
 		return nil, s.log.Refuse(ctx, e, apperr.New(apperr.Forbidden, "quality.samples_forbidden"))
 	}
 	var out []Sample

@@ -11,6 +11,7 @@ import (
 	"github.com/gongshu/gongshu/internal/audit"
 	"github.com/gongshu/gongshu/internal/i18n"
 	"github.com/gongshu/gongshu/internal/identity"
+	"github.com/gongshu/gongshu/internal/region"
 	"github.com/gongshu/gongshu/internal/store"
 	"github.com/gongshu/gongshu/internal/store/storetest"
 )
@@ -42,8 +43,11 @@ const holderOrg, otherDeptOrg, agencyOrg, operatorOrg = 10, 11, 1, 20
 var (
 	deptUser  = identity.Principal{UserID: 1, Login: "dept", OrgID: holderOrg, OrgType: identity.OrgDepartment, Roles: []identity.Role{identity.RoleDepartment}}
 	otherDept = identity.Principal{UserID: 2, Login: "other", OrgID: otherDeptOrg, OrgType: identity.OrgDepartment, Roles: []identity.Role{identity.RoleDepartment}}
-	agency    = identity.Principal{UserID: 3, Login: "agency", OrgID: agencyOrg, OrgType: identity.OrgAgency, Roles: []identity.Role{identity.RoleAgency}}
-	operator  = identity.Principal{UserID: 4, Login: "op", OrgID: operatorOrg, OrgType: identity.OrgOperator, Roles: []identity.Role{identity.RoleOperator}}
+	agency    = identity.Principal{UserID: 3, Login: "agency", OrgID: agencyOrg, OrgType: identity.OrgAgency, Region: "360000", Roles: []identity.Role{identity.RoleAgency}}
+	// Nanchang's bodies act inside Nanchang only (R4.1).
+	ncAgency    = identity.Principal{UserID: 5, Login: "nc.agency", OrgID: 30, OrgType: identity.OrgAgency, Region: "360100", Roles: []identity.Role{identity.RoleAgency}}
+	ncAuthority = identity.Principal{UserID: 6, Login: "nc.authority", OrgID: 31, OrgType: identity.OrgAuthority, Region: "360100", Roles: []identity.Role{identity.RoleAuthority}}
+	operator    = identity.Principal{UserID: 4, Login: "op", OrgID: operatorOrg, OrgType: identity.OrgOperator, Roles: []identity.Role{identity.RoleOperator}}
 )
 
 type fixture struct {
@@ -60,10 +64,14 @@ func newFixture(t *testing.T, db *store.DB) fixture {
 	clock := func() time.Time { return now }
 	log := audit.New(db, clock)
 	res := fakeResources{
-		1: {Resource{ID: 1, Code: "R1", HolderOrgID: holderOrg, Frequency: "daily"}, Target{Table: "r1_v1", Version: 1, LoadedAt: defectNow.Add(-time.Hour)}},
-		2: {Resource{ID: 2, Code: "R2", HolderOrgID: otherDeptOrg, Frequency: "yearly"}, Target{Table: "r2_v1", Version: 1, LoadedAt: defectNow}},
+		1: {Resource{ID: 1, Code: "R1", HolderOrgID: holderOrg, Region: "360000", Frequency: "daily"}, Target{Table: "r1_v1", Version: 1, LoadedAt: defectNow.Add(-time.Hour)}},
+		// The department's own district code table, which resource 1's
+		// reference rule checks against.
+		2: {Resource{ID: 2, Code: "R2", HolderOrgID: holderOrg, Region: "360000", Frequency: "yearly"}, Target{Table: "r2_v1", Version: 1, LoadedAt: defectNow}},
+		// The same table held by another department.
+		3: {Resource{ID: 3, Code: "R3", HolderOrgID: otherDeptOrg, Region: "360000", Frequency: "yearly"}, Target{Table: "r2_v1", Version: 1, LoadedAt: defectNow}},
 	}
-	return fixture{svc: NewService(db, log, d, res, clock), log: log, now: &now}
+	return fixture{svc: NewService(db, log, d, res, region.Default(), clock), log: log, now: &now}
 }
 
 func outcomes(t *testing.T, log *audit.Log, action string) []audit.Outcome {
@@ -209,6 +217,79 @@ func TestSetRulesRefusals(t *testing.T) {
 		}
 		if o := outcomes(t, f.log, ActionSetRules); len(o) != 4 || o[0] != audit.Refused || o[3] != audit.Refused {
 			t.Errorf("set_rules audit %v", o)
+		}
+	})
+}
+
+// TestReferenceOtherDepartment: a reference rule reads the referenced
+// table, and its failing samples tell which values it lacks; a department
+// may therefore reference only resources it holds itself. A reference to
+// another department's resource is refused when declared and fails the
+// run when met in rules stored earlier, audited either way; no sample is
+// kept. (Finding 2 of issue 15, R6.2, R12.2.)
+func TestReferenceOtherDepartment(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		ctx := context.Background()
+		foreign := Rules{Rules: []Rule{{Type: Reference, Column: "district", Resource: 3, RefColumn: "name"}}}
+		for _, p := range []identity.Principal{deptUser, agency} {
+			_, err := f.svc.SetRules(ctx, p, 1, foreign)
+			if ae, ok := apperr.As(err); !ok || ae.Code != apperr.Forbidden || ae.Key != "quality.reference_foreign" {
+				t.Fatalf("%s: reference to another department's resource: %v", p.Login, err)
+			}
+		}
+		if o := outcomes(t, f.log, ActionSetRules); len(o) != 2 || o[0] != audit.Refused || o[1] != audit.Refused {
+			t.Errorf("set_rules audit %v", o)
+		}
+		// Rules stored before the check (written here straight to the store).
+		if _, err := db.Exec(ctx, `INSERT INTO quality_rules (resource_id, version, holder_org_id, rule_count, schedule, rules_json,
+			set_by, set_by_login, set_at) VALUES (1, 1, ?, 1, 'daily', ?, 1, 'dept', ?)`, holderOrg,
+			`{"rules":[{"id":"reference:district","type":"reference","column":"district","resource":3,"ref_column":"name"}]}`, defectNow); err != nil {
+			t.Fatal(err)
+		}
+		run, err := f.svc.Run(ctx, identity.Principal{}, 1, Target{Table: "r1_v1", Version: 1, LoadedAt: defectNow}, TriggerSchedule)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if run.Status != StatusFailed || run.Error != "quality.reference_foreign" {
+			t.Fatalf("run with a foreign reference: %+v", run)
+		}
+		if s, err := f.svc.Samples(ctx, deptUser, run.ID); err != nil || len(s) != 0 {
+			t.Fatalf("samples of the refused run: %v %v", s, err)
+		}
+	})
+}
+
+// TestQualityByRegion: Nanchang's agency and authority may neither declare
+// nor run rules of a provincial department's resource, nor read its
+// failing rows; each refusal is audited as refused. (Finding 1, R4.1.)
+func TestQualityByRegion(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, db *store.DB) {
+		f := newFixture(t, db)
+		ctx := context.Background()
+		if _, err := f.svc.SetRules(ctx, deptUser, 1, defectRules()); err != nil {
+			t.Fatal(err)
+		}
+		run, err := f.svc.Run(ctx, identity.Principal{}, 1, Target{Table: "r1_v1", Version: 1, LoadedAt: defectNow}, TriggerLoad)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range []identity.Principal{ncAgency, ncAuthority} {
+			if _, err := f.svc.SetRules(ctx, p, 1, defectRules()); !apperr.IsCode(err, apperr.Forbidden) {
+				t.Errorf("%s set rules: %v", p.Login, err)
+			}
+			if _, err := f.svc.Run(ctx, p, 1, Target{Table: "r1_v1"}, TriggerManual); !apperr.IsCode(err, apperr.Forbidden) {
+				t.Errorf("%s ran rules: %v", p.Login, err)
+			}
+			if _, err := f.svc.Samples(ctx, p, run.ID); !apperr.IsCode(err, apperr.Forbidden) {
+				t.Errorf("%s read samples: %v", p.Login, err)
+			}
+		}
+		if o := outcomes(t, f.log, ActionSetRules); len(o) != 3 || o[1] != audit.Refused || o[2] != audit.Refused {
+			t.Errorf("set_rules audit %v", o)
+		}
+		if o := outcomes(t, f.log, ActionReadSamples); len(o) != 2 || o[0] != audit.Refused || o[1] != audit.Refused {
+			t.Errorf("read_samples audit %v", o)
 		}
 	})
 }

@@ -31,7 +31,12 @@ func (s *Service) Preview(ctx context.Context, p identity.Principal, resourceID 
 	}
 	cols, rows, err := s.eng.Infer(ctx, src, PreviewRows)
 	if err != nil {
-		return Preview{}, apperr.New(apperr.Invalid, "supply.source_unreadable", "source", sourceName(src)).Wrap(err)
+		// A source that cannot be read is refused, and the refusal audited
+		// like every other (issue 15, finding 7).
+		e := entry(p, ActionPreview, resourceID)
+		e.Set("source", sourceName(src))
+		e.Set("error", err.Error())
+		return Preview{}, s.log.Refuse(ctx, e, apperr.New(apperr.Invalid, "supply.source_unreadable", "source", sourceName(src)).Wrap(err))
 	}
 	pv := Preview{Columns: cols, Rows: rows}
 	for i, c := range cols {

@@ -19,6 +19,7 @@ import (
 	"github.com/gongshu/gongshu/internal/apperr"
 	"github.com/gongshu/gongshu/internal/audit"
 	"github.com/gongshu/gongshu/internal/identity"
+	"github.com/gongshu/gongshu/internal/region"
 	"github.com/gongshu/gongshu/internal/store"
 )
 
@@ -27,8 +28,11 @@ type ResourceRef struct {
 	ID          int64
 	Code        string // unified identifier code
 	HolderOrgID int64
-	Grade       string // "core", "important", "general-1".."general-4", or 核心/重要/一般
-	Name        string
+	// Region is the holder's GB/T 2260 region: who may act on the
+	// resource depends on it (R4.1).
+	Region string
+	Grade  string // "core", "important", "general-1".."general-4", or 核心/重要/一般
+	Name   string
 }
 
 // Resources finds registered resources (the registry, adapted by the caller).
@@ -123,6 +127,7 @@ type Service struct {
 	log       *audit.Log
 	eng       Engine
 	resources Resources
+	regions   *region.Table
 	now       func() time.Time
 	afterLoad []func(ctx context.Context, p identity.Principal, v Version)
 }
@@ -135,9 +140,10 @@ func (s *Service) AfterLoad(fn func(ctx context.Context, p identity.Principal, v
 	s.afterLoad = append(s.afterLoad, fn)
 }
 
-// NewService wires a supply service.
-func NewService(db *store.DB, log *audit.Log, eng Engine, resources Resources, now func() time.Time) *Service {
-	return &Service{db: db, log: log, eng: eng, resources: resources, now: now}
+// NewService wires a supply service; regions is the table the
+// authorization decision checks a resource's region against.
+func NewService(db *store.DB, log *audit.Log, eng Engine, resources Resources, regions *region.Table, now func() time.Time) *Service {
+	return &Service{db: db, log: log, eng: eng, resources: resources, regions: regions, now: now}
 }
 
 func (s *Service) clock() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
@@ -152,16 +158,11 @@ func entry(p identity.Principal, action string, resourceID int64) audit.Entry {
 }
 
 // mayHandle says whether p may bring data into, and describe, a resource:
-// users of the holding department (or utility, R23.1), and the agency that
-// runs the platform.
-func mayHandle(p identity.Principal, r ResourceRef) bool {
-	if p.UserID == 0 {
-		return false
-	}
-	if p.OrgType == identity.OrgAgency {
-		return true
-	}
-	return p.OrgID != 0 && p.OrgID == r.HolderOrgID && p.Has(identity.RoleDepartment)
+// users of the holding department (or utility, R23.1), and the agency of
+// the holder's region or of a region containing it (R4.1). It is
+// identity.Authorize's decision on the resource.
+func (s *Service) mayHandle(p identity.Principal, r ResourceRef) bool {
+	return identity.Authorize(s.regions, p, identity.ActDataManage, identity.Object{OrgID: r.HolderOrgID, Region: r.Region}) == nil
 }
 
 // resource loads the resource and checks p may handle it; a refusal is audited.
@@ -174,7 +175,7 @@ func (s *Service) resource(ctx context.Context, p identity.Principal, action str
 	if p.UserID == 0 {
 		return ResourceRef{}, s.log.Refuse(ctx, e, apperr.New(apperr.Unauthenticated, "identity.login_required"))
 	}
-	if !mayHandle(p, r) {
+	if !s.mayHandle(p, r) {
 		return ResourceRef{}, s.log.Refuse(ctx, e, apperr.New(apperr.Forbidden, "supply.forbidden", "resource", r.Code))
 	}
 	return r, nil
@@ -196,5 +197,5 @@ func gradeClass(g string) string {
 // nothing, the actions themselves check and audit again.
 func (s *Service) MayHandle(ctx context.Context, p identity.Principal, id int64) bool {
 	r, err := s.resources.Resource(ctx, id)
-	return err == nil && mayHandle(p, r)
+	return err == nil && s.mayHandle(p, r)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/gongshu/gongshu/internal/audit"
 	"github.com/gongshu/gongshu/internal/identity"
 	"github.com/gongshu/gongshu/internal/pii"
+	"github.com/gongshu/gongshu/internal/region"
 	"github.com/gongshu/gongshu/internal/store"
 	"github.com/gongshu/gongshu/internal/store/storetest"
 )
@@ -28,8 +29,10 @@ func (f fakeResources) Resource(ctx context.Context, id int64) (ResourceRef, err
 var (
 	holder = identity.Principal{UserID: 7, Login: "liu.dept", OrgID: 10, OrgType: identity.OrgDepartment, Roles: []identity.Role{identity.RoleDepartment}}
 	other  = identity.Principal{UserID: 8, Login: "wang.other", OrgID: 11, OrgType: identity.OrgDepartment, Roles: []identity.Role{identity.RoleDepartment}}
-	agency = identity.Principal{UserID: 9, Login: "zhao.agency", OrgID: 2, OrgType: identity.OrgAgency, Roles: []identity.Role{identity.RoleAgency}}
-	oper   = identity.Principal{UserID: 12, Login: "qian.op", OrgID: 20, OrgType: identity.OrgOperator, Roles: []identity.Role{identity.RoleOperator}}
+	agency = identity.Principal{UserID: 9, Login: "zhao.agency", OrgID: 2, OrgType: identity.OrgAgency, Region: "360000", Roles: []identity.Role{identity.RoleAgency}}
+	// ncAgency is a city's agency: it acts on its city's resources only.
+	ncAgency = identity.Principal{UserID: 13, Login: "xu.nc", OrgID: 3, OrgType: identity.OrgAgency, Region: "360100", Roles: []identity.Role{identity.RoleAgency}}
+	oper     = identity.Principal{UserID: 12, Login: "qian.op", OrgID: 20, OrgType: identity.OrgOperator, Roles: []identity.Role{identity.RoleOperator}}
 )
 
 type fixture struct {
@@ -47,10 +50,11 @@ func newFixture(t *testing.T, db *store.DB) *fixture {
 	log := audit.New(db, clock)
 	eng := newFakeEngine()
 	res := fakeResources{
-		1: {ID: 1, Code: "360000-R-0001", HolderOrgID: 10, Grade: "general-2", Name: "社保缴费"},
-		2: {ID: 2, Code: "360000-R-0002", HolderOrgID: 10, Grade: "core", Name: "核心"},
+		1: {ID: 1, Code: "360000-R-0001", HolderOrgID: 10, Region: "360000", Grade: "general-2", Name: "社保缴费"},
+		2: {ID: 2, Code: "360000-R-0002", HolderOrgID: 10, Region: "360000", Grade: "core", Name: "核心"},
+		3: {ID: 3, Code: "360100-R-0003", HolderOrgID: 14, Region: "360100", Grade: "general-2", Name: "南昌公交刷卡"},
 	}
-	return &fixture{svc: NewService(db, log, eng, res, clock), eng: eng, log: log, db: db, now: now}
+	return &fixture{svc: NewService(db, log, eng, res, region.Default(), clock), eng: eng, log: log, db: db, now: now}
 }
 
 func (f *fixture) entries(t *testing.T, action string) []audit.Entry {
@@ -186,6 +190,9 @@ func TestAuthorization(t *testing.T) {
 		}{
 			{"other department", other, 1, apperr.Forbidden, "supply.forbidden"},
 			{"operator", oper, 1, apperr.Forbidden, "supply.forbidden"},
+			// R4.1: a city body acts only inside its region; a provincial
+			// resource is the provincial bodies' and its holder's.
+			{"city agency on a provincial resource", ncAgency, 1, apperr.Forbidden, "supply.forbidden"},
 			{"anonymous", identity.Principal{}, 1, apperr.Unauthenticated, "identity.login_required"},
 			// Core data never enters authorized operation.
 			{"core grade", holder, 2, apperr.Forbidden, "supply.core_grade"},
@@ -207,8 +214,8 @@ func TestAuthorization(t *testing.T) {
 				refused++
 			}
 		}
-		if refused != 5 {
-			t.Fatalf("%d refusals audited, want 5", refused)
+		if refused != 6 {
+			t.Fatalf("%d refusals audited, want 6", refused)
 		}
 		if n := f.eng.names(); len(n) != 0 {
 			t.Fatalf("tables %v", n)
@@ -216,6 +223,30 @@ func TestAuthorization(t *testing.T) {
 		// The agency may load on the holder's behalf.
 		if _, err := f.svc.Load(ctx, agency, 1, src, nil); err != nil {
 			t.Fatal(err)
+		}
+		// R4.1: the city agency may not describe the provincial resource
+		// (tags, privacy unit), and each refusal is audited as refused.
+		before := len(f.entries(t, ""))
+		if err := f.svc.ConfirmTag(ctx, ncAgency, 1, "phone", pii.None, "不是个人信息"); err == nil {
+			t.Error("city agency confirmed a tag of a provincial resource")
+		}
+		if err := f.svc.SetPrivacyUnit(ctx, ncAgency, 1, "phone", "按手机号计"); err == nil {
+			t.Error("city agency set the privacy unit of a provincial resource")
+		}
+		if _, err := f.svc.ProposeTags(ctx, ncAgency, 1); err == nil {
+			t.Error("city agency ran the detectors on a provincial resource")
+		}
+		if f.svc.MayHandle(ctx, ncAgency, 1) || !f.svc.MayHandle(ctx, agency, 3) || !f.svc.MayHandle(ctx, ncAgency, 3) {
+			t.Error("MayHandle does not follow the region")
+		}
+		es := f.entries(t, "")
+		if len(es)-before != 3 {
+			t.Fatalf("%d entries for 3 refusals", len(es)-before)
+		}
+		for _, e := range es[:3] {
+			if e.Outcome != audit.Refused {
+				t.Errorf("%s audited as %s, want refused", e.Action, e.Outcome)
+			}
 		}
 	})
 }

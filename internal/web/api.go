@@ -1,13 +1,16 @@
 package web
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gongshu/gongshu/internal/apperr"
 	"github.com/gongshu/gongshu/internal/audit"
@@ -18,7 +21,18 @@ import (
 // decode reads a JSON body strictly: unknown fields and trailing data are
 // refused with a message that says so.
 func decode(r *http.Request, v any) error {
-	dec := json.NewDecoder(r.Body)
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return apperr.New(apperr.Invalid, "web.body_too_large").Wrap(err)
+		}
+		return apperr.New(apperr.Invalid, "web.body_invalid_json", "detail", err.Error()).Wrap(err)
+	}
+	if !utf8.Valid(body) {
+		return badText("")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		var mbe *http.MaxBytesError
@@ -33,7 +47,7 @@ func decode(r *http.Request, v any) error {
 	if dec.More() {
 		return apperr.New(apperr.Invalid, "web.body_invalid_json", "detail", "trailing data").Wrap(errors.New("trailing data"))
 	}
-	return nil
+	return checkDecoded(reflect.ValueOf(v), "")
 }
 
 func pathID(r *http.Request, name string) (int64, error) {
@@ -209,6 +223,7 @@ func (s *Server) apiUserCreate(w http.ResponseWriter, r *http.Request, p *identi
 type passwordRequest struct {
 	CurrentPassword string `json:"current_password"`
 	NewPassword     string `json:"new_password"`
+	KeepTokens      bool   `json:"keep_tokens"`
 }
 
 func (s *Server) apiUserPassword(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
@@ -217,7 +232,8 @@ func (s *Server) apiUserPassword(w http.ResponseWriter, r *http.Request, p *iden
 		s.refuseBody(w, r, "user.set_password", "user", err)
 		return
 	}
-	if err := s.ids.SetPassword(r.Context(), *p, r.PathValue("login"), in.CurrentPassword, in.NewPassword); err != nil {
+	if _, err := s.ids.SetPassword(r.Context(), *p, identity.PasswordChange{Login: r.PathValue("login"), Current: in.CurrentPassword,
+		Next: in.NewPassword, KeepTokens: in.KeepTokens, Client: s.client(r)}); err != nil {
 		s.fail(w, r, err)
 		return
 	}

@@ -93,6 +93,10 @@ func (s *Server) page(h authedHandler) http.HandlerFunc {
 				s.fail(w, r, apperr.New(apperr.Invalid, "web.form_unreadable").Wrap(err))
 				return
 			}
+			if err := checkValues(r.PostForm); err != nil {
+				s.deny(w, r, "web.input", "route", r.Pattern, err)
+				return
+			}
 			if !s.checkCSRF(w, r, p, r.PostFormValue("csrf_token")) {
 				return
 			}

@@ -1,7 +1,10 @@
 package web
 
 import (
-	"crypto/subtle"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -37,14 +40,45 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 	s.renderLogin(w, r, http.StatusOK, formView{Values: url.Values{"next": {safeNext(r.URL.Query().Get("next"))}}})
 }
 
-// renderLogin issues a fresh pre-session CSRF token (double-submit: a
-// cookie and a hidden field that must match) with the login form.
+// renderLogin issues a fresh pre-session CSRF pair with the login form: a
+// random nonce in a cookie, and in the form a token the server signed
+// over that nonce and an expiry (see loginToken). Matching is not enough:
+// a pair the sender chose is refused (finding 12 of issue 15).
 func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, status int, f formView) {
-	tok := newRequestID() + newRequestID()
-	s.setCookie(w, loginCSRF, tok, time.Hour)
+	nonce := newRequestID() + newRequestID()
+	s.setCookie(w, loginCSRF, nonce, loginCSRFTTL)
 	v := s.newView(r, "title.login", f)
-	v.CSRF = tok
+	v.CSRF = s.loginToken(nonce, s.now().Add(loginCSRFTTL))
 	s.renderView(w, r, status, "login", v)
+}
+
+// loginCSRFTTL is how long a login form may be submitted.
+const loginCSRFTTL = time.Hour
+
+// loginToken is expiry "." HMAC-SHA256(LoginKey, purpose, nonce, expiry),
+// the expiry in Unix seconds, the MAC in base64url.
+func (s *Server) loginToken(nonce string, expires time.Time) string {
+	exp := strconv.FormatInt(expires.Unix(), 10)
+	m := hmac.New(sha256.New, s.cfg.LoginKey)
+	m.Write([]byte("gongshu login csrf\x00" + nonce + "\x00" + exp))
+	return exp + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// loginTokenValid checks a submitted token against the cookie's nonce.
+func (s *Server) loginTokenValid(nonce, token string) bool {
+	exp, _, ok := strings.Cut(token, ".")
+	sec, err := strconv.ParseInt(exp, 10, 64)
+	if !ok || err != nil || nonce == "" || !s.now().Before(time.Unix(sec, 0)) {
+		return false
+	}
+	return hmac.Equal([]byte(token), []byte(s.loginToken(nonce, time.Unix(sec, 0))))
+}
+
+// crossSite says whether the browser says the post came from another
+// site. (Origin is not compared with Host: a reverse proxy may rewrite
+// Host.)
+func crossSite(r *http.Request) bool {
+	return r.Header.Get("Sec-Fetch-Site") == "cross-site"
 }
 
 func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
@@ -53,22 +87,29 @@ func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, apperr.New(apperr.Invalid, "web.form_unreadable").Wrap(err))
 		return
 	}
+	if err := checkValues(r.PostForm); err != nil {
+		refusal := s.refuseAnonymous(r, audit.Entry{Actor: audit.Anonymous(""), Action: "web.input", ObjectType: "route", ObjectID: "POST /login"}, err)
+		s.renderLogin(w, r, http.StatusBadRequest, s.formError(r, refusal))
+		return
+	}
 	login := r.PostFormValue("login")
 	c, err := r.Cookie(loginCSRF)
 	sent := r.PostFormValue("csrf_token")
-	if err != nil || sent == "" || subtle.ConstantTimeCompare([]byte(c.Value), []byte(sent)) != 1 {
+	if err != nil || sent == "" || crossSite(r) || !s.loginTokenValid(c.Value, sent) {
 		key := "web.csrf_missing"
 		if sent != "" {
 			key = "web.csrf_invalid"
 		}
-		refusal := s.audit.Refuse(r.Context(), audit.Entry{Actor: audit.Anonymous(login), Action: "auth.csrf", ObjectType: "route", ObjectID: "POST /login"},
+		refusal := s.refuseAnonymous(r, audit.Entry{Actor: audit.Anonymous(login), Action: "auth.csrf", ObjectType: "route", ObjectID: "POST /login"},
 			apperr.New(apperr.Forbidden, key))
 		s.renderLogin(w, r, http.StatusForbidden, s.formError(r, refusal))
 		return
 	}
-	sess, _, err := s.ids.Login(r.Context(), login, r.PostFormValue("password"),
-		identity.ClientInfo{RemoteAddr: remoteIP(r), UserAgent: r.UserAgent()})
+	sess, _, err := s.ids.Login(r.Context(), login, r.PostFormValue("password"), s.client(r))
 	if err != nil {
+		if e, ok := apperr.As(err); ok && e.Code == apperr.Unavailable && e.Args["retry_after"] != "" {
+			w.Header().Set("Retry-After", e.Args["retry_after"])
+		}
 		f := s.formError(r, err)
 		f.Values.Del("password")
 		s.renderLogin(w, r, httpStatus(apperr.CodeOf(err)), f)
@@ -318,7 +359,23 @@ func (s *Server) tokenRevoke(w http.ResponseWriter, r *http.Request, p *identity
 }
 
 func (s *Server) passwordPage(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	s.render(w, r, http.StatusOK, "password", formView{Values: url.Values{}})
+	v := url.Values{}
+	q := r.URL.Query()
+	if q.Get("changed") == "1" {
+		// Counts only: what the change ended, shown back to its maker.
+		v.Set("changed", "1")
+		v.Set("sessions", strconv.Itoa(atoiOr0(q.Get("sessions"))))
+		v.Set("tokens", strconv.Itoa(atoiOr0(q.Get("tokens"))))
+	}
+	s.render(w, r, http.StatusOK, "password", formView{Values: v})
+}
+
+func atoiOr0(s string) int {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
 }
 
 func (s *Server) passwordSubmit(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
@@ -329,13 +386,15 @@ func (s *Server) passwordSubmit(w http.ResponseWriter, r *http.Request, p *ident
 		s.render(w, r, http.StatusBadRequest, "password", s.formError(r, err))
 		return
 	}
-	if err := s.ids.SetPassword(r.Context(), *p, p.Login, r.PostFormValue("current_password"), next); err != nil {
+	done, err := s.ids.SetPassword(r.Context(), *p, identity.PasswordChange{Login: p.Login, Current: r.PostFormValue("current_password"),
+		Next: next, KeepTokens: r.PostFormValue("keep_tokens") == "1", Client: s.client(r)})
+	if err != nil {
 		s.render(w, r, httpStatus(apperr.CodeOf(err)), "password", s.formError(r, err))
 		return
 	}
-	// Changing the password ended every session, this one too.
-	s.setCookie(w, sessionCookie, "", -1)
-	http.Redirect(w, r, "/login?changed=1", http.StatusSeeOther)
+	// This session stays; every other one ended, and the API tokens were
+	// revoked unless kept.
+	http.Redirect(w, r, fmt.Sprintf("/console/password?changed=1&sessions=%d&tokens=%d", done.Sessions, done.Tokens), http.StatusSeeOther)
 }
 
 type auditData struct {

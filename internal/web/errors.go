@@ -59,6 +59,9 @@ func isAPI(r *http.Request) bool { return strings.HasPrefix(r.URL.Path, "/api/")
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	code, msg, field := s.message(r, err)
 	status := httpStatus(code)
+	if e, ok := apperr.As(err); ok && e.Code == apperr.Unavailable && e.Args["retry_after"] != "" {
+		w.Header().Set("Retry-After", e.Args["retry_after"])
+	}
 	if isAPI(r) {
 		if status == http.StatusUnauthorized {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="gongshu"`)
@@ -66,7 +69,10 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		writeJSON(w, status, apiError{apiErrorBody{Code: string(code), Message: msg, RequestID: state(r).id, Field: field}})
 		return
 	}
-	if status == http.StatusUnauthorized && r.Method == http.MethodGet {
+	// A page asked for without a sign-in goes to the login page; one asked
+	// for with a bearer token that does not work gets its 401 (a redirect
+	// would loop, the header going along).
+	if status == http.StatusUnauthorized && r.Method == http.MethodGet && r.Header.Get("Authorization") == "" {
 		http.Redirect(w, r, "/login?next="+url.QueryEscape(safeNext(r.URL.RequestURI())), http.StatusSeeOther)
 		return
 	}
@@ -74,12 +80,51 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 // deny audits a refusal decided in the web layer (a read that is not
-// allowed, a missing CSRF token) and answers with it.
+// allowed, a missing CSRF token) and answers with it. A refusal of a
+// caller without a valid credential goes through the folds (see fold.go).
 func (s *Server) deny(w http.ResponseWriter, r *http.Request, action, objectType, objectID string, err error) {
 	e := audit.Entry{Actor: s.actor(r), Action: action, ObjectType: objectType, ObjectID: objectID}
 	e.Set("method", r.Method)
-	e.Set("path", r.URL.Path)
-	s.fail(w, r, s.audit.Refuse(r.Context(), e, err))
+	// The path as sent, escaped when it is not clean text (a NUL cannot
+	// be stored on PostgreSQL).
+	if cleanText(r.URL.Path) {
+		e.Set("path", r.URL.Path)
+	} else {
+		e.Set("path", r.URL.EscapedPath())
+	}
+	s.fail(w, r, s.refuseAnonymous(r, e, err))
+}
+
+// refuseAnonymous audits e as refused because of err: on its own for a
+// signed-in caller, and for an anonymous one while its source is within
+// the folds' limits; beyond them it is counted into the source's summary.
+// It returns err (joined with any failure to write).
+func (s *Server) refuseAnonymous(r *http.Request, e audit.Entry, err error) error {
+	if state(r).principal == nil {
+		reason := "internal"
+		if ae, ok := apperr.As(err); ok {
+			reason = ae.Key
+		}
+		own, due := s.folds.admit(sourceOf(remoteIP(r)), reason, routeOf(r), s.now())
+		if len(due) > 0 {
+			_ = s.recordFolds(r.Context(), due)
+		}
+		if !own {
+			return err
+		}
+	}
+	return s.audit.Refuse(r.Context(), e, err)
+}
+
+// routeOf is the request's route pattern (bounded), never its raw path.
+func routeOf(r *http.Request) string {
+	if r.Pattern != "" {
+		return r.Pattern
+	}
+	if p := state(r).route; p != "" {
+		return p
+	}
+	return "unmatched"
 }
 
 func (s *Server) actor(r *http.Request) audit.Actor {
@@ -98,12 +143,34 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = enc.Encode(v)
 }
 
-// safeNext keeps a post-login redirect on this site.
+// safeNext keeps a post-login redirect on this site: only an absolute
+// path of this origin passes, re-serialized from its parsed form; anything
+// else becomes /console. Browsers drop tabs and newlines from URLs and read
+// a backslash as a slash, so "/\t/evil", "/\\evil" and "//evil" all lead off the
+// site; a control character, a space or a backslash anywhere, a scheme, a
+// host or user, and a path that decodes to "//" are refused (finding 5 of
+// issue 15).
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
-		return "/console"
+	const home = "/console"
+	if len(next) > 2048 || !strings.HasPrefix(next, "/") || strings.ContainsAny(next, "\\ ") {
+		return home
 	}
-	return next
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" ||
+		!strings.HasPrefix(u.Path, "/") || strings.HasPrefix(u.Path, "//") || strings.ContainsAny(u.Path, "\\ ") {
+		return home
+	}
+	// Raw or percent-encoded, no control character.
+	for _, c := range next + u.Path {
+		if c < 0x20 || c == 0x7f {
+			return home
+		}
+	}
+	out := (&url.URL{Path: u.Path, RawPath: u.RawPath, RawQuery: u.RawQuery}).String()
+	if !strings.HasPrefix(out, "/") || strings.HasPrefix(out, "//") || strings.HasPrefix(out, "/\\") {
+		return home
+	}
+	return out
 }
 
 // fixable says whether an error is one the person can fix on the page.

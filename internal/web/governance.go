@@ -285,6 +285,10 @@ func (s *Server) objectionSubmit(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, apperr.New(apperr.Invalid, "web.form_unreadable").Wrap(err))
 		return
 	}
+	if err := checkValues(r.PostForm); err != nil {
+		s.deny(w, r, governance.ActionRaise, "resource", "", err)
+		return
+	}
 	if p.UserID != 0 && !s.checkCSRF(w, r, &p, r.PostFormValue("csrf_token")) {
 		return
 	}

@@ -65,7 +65,8 @@ func governanceCases(e *env) []apiCase {
 	target := pool[0]
 	shared := e.sharedResource()
 	holders := []string{"admin", "agency", "dept.amr"}
-	seers := []string{"admin", "agency", "authority", "nc.authority", "dept.amr", "op.ganshu"}
+	// R4.1: a provincial resource's case is not Nanchang's to read.
+	seers := []string{"admin", "agency", "authority", "dept.amr", "op.ganshu"}
 	shown := e.opCase(target)
 	next := 1
 	fresh := func() registry.Item { it := pool[next]; next++; return it }
@@ -103,7 +104,7 @@ func governanceCases(e *env) []apiCase {
 				n = requested(fresh())
 			}
 			return e.api("POST", fmt.Sprintf("/api/v1/negative-list/entries/%d/steps", n.ID), token, map[string]string{"step": "review"})
-		}, allowed: []string{"authority", "nc.authority"}},
+		}, allowed: []string{"authority"}},
 		{route: "GET /api/v1/resources/{id}/consents", call: get(fmt.Sprintf("/api/v1/resources/%d/consents", shared.ID)), allowed: everyone},
 		{route: "POST /api/v1/resources/{id}/consents", call: func(e *env, login, token string) response {
 			return e.api("POST", fmt.Sprintf("/api/v1/resources/%d/consents", shared.ID), token, map[string]any{

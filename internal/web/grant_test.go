@@ -165,7 +165,7 @@ func grantCases(e *env) []apiCase {
 		{route: "GET /api/v1/plans", call: get("/api/v1/plans"), allowed: everyone},
 		{route: "POST /api/v1/plans", call: func(e *env, login, token string) response {
 			return e.api("POST", "/api/v1/plans", token, e.planForm("整体授权实施方案", f.res[0].ID))
-		}, allowed: []string{"admin", "authority", "agency"}, wants: map[string]int{"nc.authority": http.StatusBadRequest}},
+		}, allowed: []string{"admin", "authority", "agency"}, wants: map[string]int{"nc.authority": http.StatusBadRequest, "nc.agency": http.StatusBadRequest}},
 		{route: "GET /api/v1/plans/{id}", call: get(fmt.Sprint("/api/v1/plans/", f.plan.ID)), allowed: readers},
 		{route: "PUT /api/v1/plans/{id}", call: func(e *env, login, token string) response {
 			return e.api("PUT", fmt.Sprint("/api/v1/plans/", shared.ID), token, e.planForm("分领域授权实施方案（修改）", f.res[0].ID))

@@ -49,9 +49,18 @@ var cheapArgon = identity.Argon2Params{MemoryKiB: 64, Time: 1, Threads: 1}
 // browser) on SQLite, or on PostgreSQL when postgres is true and configured.
 func newEnv(t *testing.T, postgres bool) *env {
 	t.Helper()
+	return newEnvWith(t, postgres, nil)
+}
+
+// newEnvWith is newEnv with the configuration adjusted by tune.
+func newEnvWith(t *testing.T, postgres bool, tune func(*app.Config)) *env {
+	t.Helper()
 	ctx := context.Background()
 	clk := &clock{t: time.Now().UTC()}
 	cfg := app.Config{DataDir: t.TempDir(), Now: clk.Now, Version: "test", Identity: identity.Options{Argon2: &cheapArgon}}
+	if tune != nil {
+		tune(&cfg)
+	}
 	if postgres {
 		cfg.DBURL = storetest.PostgresURL(t)
 		if cfg.DBURL == "" {

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"crypto/subtle"
 	"fmt"
 	"net/http"
 	"runtime"
@@ -10,6 +11,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gongshu/gongshu/internal/apperr"
+	"github.com/gongshu/gongshu/internal/audit"
 )
 
 // metrics is a small Prometheus text-format registry: request counts and a
@@ -65,6 +69,16 @@ func escapeLabel(s string) string {
 }
 
 func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
+	if want := s.cfg.MetricsToken; want != "" {
+		scheme, got, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+		if !strings.EqualFold(scheme, "Bearer") || subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), []byte(want)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="gongshu metrics"`)
+			err := apperr.New(apperr.Unauthenticated, "web.metrics_token")
+			_ = s.refuseAnonymous(r, audit.Entry{Actor: audit.Anonymous(""), Action: "metrics.read", ObjectType: "route", ObjectID: "GET /metrics"}, err)
+			http.Error(w, "401 unauthorized: /metrics needs its bearer token\n", http.StatusUnauthorized)
+			return
+		}
+	}
 	m := s.metrics
 	var b strings.Builder
 	b.WriteString("# HELP gongshu_build_info Build information.\n# TYPE gongshu_build_info gauge\n")
@@ -114,6 +128,16 @@ func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
 	if n, err := s.audit.Count(ctx); err == nil {
 		b.WriteString("# HELP gongshu_audit_entries Entries in the audit log.\n# TYPE gongshu_audit_entries gauge\n")
 		fmt.Fprintf(&b, "gongshu_audit_entries %d\n", n)
+	}
+	if g := s.growth.Load(); g != nil {
+		b.WriteString("# HELP gongshu_audit_entries_per_minute How fast the audit log grew over the last interval.\n# TYPE gongshu_audit_entries_per_minute gauge\n")
+		fmt.Fprintf(&b, "gongshu_audit_entries_per_minute %g\n", g.perMinute)
+		alarm := 0
+		if g.alarm {
+			alarm = 1
+		}
+		b.WriteString("# HELP gongshu_audit_growth_alarm 1 while the audit log grows faster than --audit-alarm-rate.\n# TYPE gongshu_audit_growth_alarm gauge\n")
+		fmt.Fprintf(&b, "gongshu_audit_growth_alarm %d\n", alarm)
 	}
 	b.WriteString("# HELP go_goroutines Goroutines that currently exist.\n# TYPE go_goroutines gauge\n")
 	fmt.Fprintf(&b, "go_goroutines %d\n", runtime.NumGoroutine())

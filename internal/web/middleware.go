@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/netip"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -29,8 +30,12 @@ type reqState struct {
 	lang      string
 	principal *identity.Principal
 	// authErr is why credentials that were presented did not work (an
-	// expired token, say), reported when the route needs a login.
+	// expired token, say).
 	authErr error
+	// route is the pattern the request matches, known before the handler.
+	route string
+	// addr is the client's address (see clientAddr).
+	addr string
 }
 
 type stateKey struct{}
@@ -73,7 +78,16 @@ func newRequestID() string {
 	return hex.EncodeToString(b[:])
 }
 
+// remoteIP is the client's address: the one withRequest settled on (see
+// clientAddr), else the connection's.
 func remoteIP(r *http.Request) string {
+	if st, ok := r.Context().Value(stateKey{}).(*reqState); ok && st.addr != "" {
+		return st.addr
+	}
+	return peerIP(r)
+}
+
+func peerIP(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		return r.RemoteAddr
@@ -81,19 +95,78 @@ func remoteIP(r *http.Request) string {
 	return host
 }
 
+// clientAddr is the address a request came from. Behind reverse proxies
+// named by --trusted-proxies, X-Forwarded-For is read from the right,
+// skipping the trusted proxies, and the first address that is not one is
+// the client's; from anyone else the header is ignored, so that a caller
+// cannot choose the address its throttles and rate limits count.
+func (s *Server) clientAddr(r *http.Request) string {
+	peer := peerIP(r)
+	if len(s.cfg.TrustedProxies) == 0 || !s.trusted(peer) {
+		return peer
+	}
+	var hops []string
+	for _, h := range r.Header.Values("X-Forwarded-For") {
+		for _, x := range strings.Split(h, ",") {
+			hops = append(hops, strings.TrimSpace(x))
+		}
+	}
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(hops[i])
+		if err != nil {
+			// An unreadable hop: what lies to its left cannot be trusted.
+			return peer
+		}
+		if !s.trusted(a.Unmap().String()) {
+			return a.Unmap().String()
+		}
+		peer = a.Unmap().String()
+	}
+	return peer
+}
+
+func (s *Server) trusted(addr string) bool {
+	a, err := netip.ParseAddr(addr)
+	if err != nil {
+		return false
+	}
+	a = a.Unmap()
+	for _, p := range s.cfg.TrustedProxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// client describes the caller for the identity service: the address its
+// sign-in failures are counted against, its user agent, and how to record
+// the refusal of an attempt that was not heard (a throttled sign-in): like
+// every anonymous refusal, through the folds, so that a spraying address
+// cannot grow the log at the speed of its requests.
+func (s *Server) client(r *http.Request) identity.ClientInfo {
+	return identity.ClientInfo{RemoteAddr: remoteIP(r), UserAgent: r.UserAgent(),
+		RefuseUnheard: func(ctx context.Context, e audit.Entry, err error) error {
+			if state(r).principal != nil {
+				return s.audit.Refuse(ctx, e, err)
+			}
+			return s.refuseAnonymous(r, e, err)
+		}}
+}
+
 // withRequest wraps every request: request ID, security headers, language,
 // credentials, panic recovery, the request log line and metrics.
 func (s *Server) withRequest(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		st := &reqState{id: newRequestID()}
+		st := &reqState{id: newRequestID(), addr: s.clientAddr(r)}
 		sw := &statusWriter{ResponseWriter: w}
 		h := sw.Header()
 		h.Set("X-Request-Id", st.id)
 		setSecurityHeaders(h, r)
 		st.lang = s.language(r)
 		ctx := context.WithValue(r.Context(), stateKey{}, st)
-		ctx = audit.WithRequest(ctx, st.id, remoteIP(r))
+		ctx = audit.WithRequest(ctx, st.id, st.addr)
 		r = r.WithContext(ctx)
 		s.metrics.inFlight.Add(1)
 		defer func() {
@@ -105,6 +178,9 @@ func (s *Server) withRequest(next http.Handler) http.Handler {
 				}
 			}
 			route := r.Pattern
+			if route == "" {
+				route = st.route
+			}
 			if route == "" {
 				route = "unmatched"
 			}
@@ -121,8 +197,23 @@ func (s *Server) withRequest(next http.Handler) http.Handler {
 			}
 			s.logger.Info("request", attrs...)
 		}()
+		_, st.route = s.mux.Handler(r)
 		if !strings.HasPrefix(r.URL.Path, "/static/") && r.URL.Path != "/healthz" && r.URL.Path != "/metrics" {
 			s.authenticate(r, st)
+		}
+		// A credential that was presented and did not work is refused, on
+		// every route, public ones included: a script with an expired or
+		// bogus token learns so instead of being served as anonymous
+		// (finding 11 of issue 15). A stale session cookie on a page of
+		// the portal or the console is not presented on purpose: it is
+		// dropped there (see requireLogin), refused on the API.
+		if st.authErr != nil && (isAPI(r) || r.Header.Get("Authorization") != "") {
+			s.deny(sw, r, "auth.authenticate", "route", st.route, st.authErr)
+			return
+		}
+		if err := checkURL(r); err != nil {
+			s.deny(sw, r, "web.input", "route", st.route, err)
+			return
 		}
 		next.ServeHTTP(sw, r)
 	})

@@ -150,8 +150,7 @@ func (s *Server) qualityPageData(r *http.Request, p *identity.Principal, id int6
 	if err != nil {
 		return nil, err
 	}
-	holder := s.supply.MayHandle(ctx, *p, id)
-	d := &qualityPageData{Item: it, CanManage: holder || p.Has(identity.RoleAuthority)}
+	d := &qualityPageData{Item: it, CanManage: s.quality.MayManage(ctx, *p, id)}
 	if set, err := s.quality.Rules(ctx, id); err == nil {
 		d.RulesMeta = &set
 		b, _ := json.MarshalIndent(set.Rules, "", "  ")
@@ -161,9 +160,9 @@ func (s *Server) qualityPageData(r *http.Request, p *identity.Principal, id int6
 	}
 	if run, err := s.quality.LatestScore(ctx, id); err == nil {
 		d.Latest = &run
-		// Samples are the holding department's and the agency's only (its
-		// agency-role users: the platform administrator reads no data).
-		if holder && (p.OrgType != identity.OrgAgency || p.Has(identity.RoleAgency)) {
+		// Samples are the holding department's and its region's agency's
+		// only (agency-role users: the platform administrator reads no data).
+		if s.quality.MaySeeSamples(ctx, *p, id) {
 			if d.Samples, err = s.quality.Samples(ctx, *p, run.ID); err != nil {
 				return nil, err
 			}

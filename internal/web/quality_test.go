@@ -45,7 +45,9 @@ func (e *env) checked() (registry.Item, quality.Run) {
 
 func qualityCases(e *env) []apiCase {
 	it, run := e.checked()
-	managers := []string{"admin", "agency", "authority", "nc.authority", "dept.amr"}
+	// R4.1: the provincial resource is managed by provincial bodies and its
+	// holder; Nanchang's authority and agency are refused.
+	managers := []string{"admin", "agency", "authority", "dept.amr"}
 	return []apiCase{
 		{route: "GET /api/v1/resources/{id}/quality", call: get(fmt.Sprintf("/api/v1/resources/%d/quality", it.ID)), allowed: everyone, public: true},
 		{route: "GET /api/v1/resources/{id}/quality/rules", call: get(fmt.Sprintf("/api/v1/resources/%d/quality/rules", it.ID)), allowed: everyone},

@@ -81,7 +81,7 @@ func registryCases(e *env) []apiCase {
 		next++
 		return it
 	}
-	reviewers := []string{"admin", "authority", "nc.authority", "agency", "regulator.cac"}
+	reviewers := []string{"admin", "authority", "nc.authority", "agency", "nc.agency", "regulator.cac"}
 	return []apiCase{
 		{route: "GET /api/v1/catalog/search", call: get("/api/v1/catalog/search?q=" + url.QueryEscape("市场")), allowed: everyone, public: true},
 		{route: "GET /api/v1/catalog.jsonld", call: get("/api/v1/catalog.jsonld"), allowed: everyone, public: true},

@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	"github.com/gongshu/gongshu/internal/apperr"
+	"github.com/gongshu/gongshu/internal/audit"
 	"github.com/gongshu/gongshu/internal/identity"
 	"github.com/gongshu/gongshu/internal/sandbox"
 )
@@ -26,14 +27,46 @@ func (s *Server) localize(r *http.Request, rs *sandbox.Reason) {
 	}
 }
 
+// supervises says whether p may see workspace ws: its operator's members,
+// or a body that may read its agreement, a decision by region (R4.1): the
+// agency or authority of a city does not oversee the province's work.
+func (s *Server) supervises(r *http.Request, p *identity.Principal, ws sandbox.Workspace) bool {
+	return p.OrgID == ws.OperatorOrgID || s.grant.Readable(r.Context(), *p, "agreement", ws.AgreementID)
+}
+
+// workspaces lists the workspaces p sees, in p's region.
+func (s *Server) workspaces(r *http.Request, p *identity.Principal) ([]sandbox.Workspace, error) {
+	all, err := s.sandbox.Workspaces(r.Context(), *p)
+	if err != nil {
+		return nil, err
+	}
+	out := []sandbox.Workspace{}
+	for _, ws := range all {
+		if s.supervises(r, p, ws) {
+			out = append(out, ws)
+		}
+	}
+	return out, nil
+}
+
+// workspace reads one workspace, refusing (audited) one outside p's region.
+func (s *Server) workspace(r *http.Request, p *identity.Principal, id int64) (sandbox.Workspace, error) {
+	ws, err := s.sandbox.Workspace(r.Context(), *p, id)
+	if err != nil {
+		return ws, err
+	}
+	if !s.supervises(r, p, ws) {
+		e := audit.Entry{Actor: p.Actor(), Action: sandbox.ActionReadWorkspace, ObjectType: "workspace", ObjectID: strconv.FormatInt(id, 10)}
+		return sandbox.Workspace{}, s.audit.Refuse(r.Context(), e, apperr.New(apperr.Forbidden, "identity.forbidden", "action", sandbox.ActionReadWorkspace))
+	}
+	return ws, nil
+}
+
 func (s *Server) apiWorkspaces(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
-	ws, err := s.sandbox.Workspaces(r.Context(), *p)
+	ws, err := s.workspaces(r, p)
 	if err != nil {
 		s.fail(w, r, err)
 		return
-	}
-	if ws == nil {
-		ws = []sandbox.Workspace{}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"workspaces": ws})
 }
@@ -44,7 +77,7 @@ func (s *Server) apiWorkspace(w http.ResponseWriter, r *http.Request, p *identit
 		s.fail(w, r, err)
 		return
 	}
-	ws, err := s.sandbox.Workspace(r.Context(), *p, id)
+	ws, err := s.workspace(r, p, id)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -108,6 +141,10 @@ func (s *Server) apiValidate(w http.ResponseWriter, r *http.Request, p *identity
 func (s *Server) apiJobs(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
 	id, err := pathID(r, "id")
 	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if _, err := s.workspace(r, p, id); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -227,7 +264,7 @@ type workspacePageData struct {
 func (s *Server) workspacesPage(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
 	d := &workspacePageData{IsAgency: p.Has(identity.RoleAgency)}
 	var err error
-	if d.Workspaces, err = s.sandbox.Workspaces(r.Context(), *p); err != nil {
+	if d.Workspaces, err = s.workspaces(r, p); err != nil {
 		s.fail(w, r, err)
 		return
 	}
@@ -241,7 +278,7 @@ func (s *Server) workspacesPage(w http.ResponseWriter, r *http.Request, p *ident
 }
 
 func (s *Server) workspaceData(r *http.Request, p *identity.Principal, id int64) (*workspacePageData, error) {
-	ws, err := s.sandbox.Workspace(r.Context(), *p, id)
+	ws, err := s.workspace(r, p, id)
 	if err != nil {
 		return nil, err
 	}

@@ -55,7 +55,8 @@ func (e *env) sandboxFixture() sandboxFixture {
 func sandboxCases(e *env) []apiCase {
 	f := e.sandboxFixture()
 	op := []string{"op.ganshu"}
-	overseers := []string{"admin", "agency", "authority", "nc.authority", "regulator.cac", "op.ganshu"}
+	// R4.1: Nanchang's bodies do not oversee a provincial agreement's workspace.
+	overseers := []string{"admin", "agency", "authority", "regulator.cac", "op.ganshu"}
 	q := map[string]string{"sql": "SELECT district, count(*) AS n FROM " + f.table + " GROUP BY district", "target": "mock"}
 	return []apiCase{
 		{route: "GET /api/v1/workspaces", call: get("/api/v1/workspaces"), allowed: everyone},
@@ -74,7 +75,7 @@ func sandboxCases(e *env) []apiCase {
 			return e.api("POST", fmt.Sprintf("/api/v1/workspaces/%d/resume", f.ws.ID), token, map[string]string{"reason": "已核查融合风险"})
 		}, allowed: []string{"admin", "agency"}, want: http.StatusConflict},
 		{route: "GET /api/v1/jobs/{id}", call: get(fmt.Sprint("/api/v1/jobs/", f.job.ID)), allowed: []string{"admin", "agency", "op.ganshu"}},
-		{route: "GET /api/v1/review-queue", call: get("/api/v1/review-queue"), allowed: []string{"admin", "agency"}},
+		{route: "GET /api/v1/review-queue", call: get("/api/v1/review-queue"), allowed: []string{"admin", "agency", "nc.agency"}},
 		// The job was released, not held: the agency passes authorization and is told it is not waiting.
 		{route: "POST /api/v1/jobs/{id}/review", call: func(e *env, login, token string) response {
 			return e.api("POST", fmt.Sprintf("/api/v1/jobs/%d/review", f.job.ID), token, map[string]string{"decision": "approve", "reason": "核对无误"})

@@ -8,6 +8,7 @@ package web
 
 import (
 	"context"
+	"crypto/rand"
 	"embed"
 	"fmt"
 	"github.com/gongshu/gongshu/internal/governance"
@@ -18,7 +19,9 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gongshu/gongshu/internal/audit"
@@ -78,6 +81,21 @@ type Config struct {
 	// reached by a name other than localhost; browsers accept Secure cookies
 	// on http://localhost and 127.0.0.1 already.
 	InsecureCookies bool
+	// FoldInterval, FoldPerSource, FoldGlobal and FoldSources bound the
+	// audit entries of refused anonymous requests (see fold.go); zero
+	// values take the defaults (a minute, 5, 100, 1000).
+	FoldInterval                           time.Duration
+	FoldPerSource, FoldGlobal, FoldSources int
+	// MetricsToken, when set, is the bearer token /metrics requires
+	// (--metrics-token); empty: /metrics is open, as before.
+	MetricsToken string
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client (--trusted-proxies); from anyone else the header is
+	// ignored and the connection's address counts.
+	TrustedProxies []netip.Prefix
+	// LoginKey signs the login form's CSRF token; servers sharing a store
+	// share it (empty: a key of this process alone).
+	LoginKey []byte
 }
 
 // Server is the HTTP handler of the whole platform.
@@ -102,7 +120,22 @@ type Server struct {
 	mux     *http.ServeMux
 	routes  []string
 	metrics *metrics
+	folds   *refusalFolds
+	// growth is the audit log's growth, entries a minute, and its alarm
+	// (SetAuditGrowth), shown on /metrics.
+	growth  atomic.Pointer[auditGrowth]
 	handler http.Handler
+}
+
+type auditGrowth struct {
+	perMinute float64
+	alarm     bool
+}
+
+// SetAuditGrowth records how fast the audit log grew and whether that
+// passed the configured alarm rate, for /metrics.
+func (s *Server) SetAuditGrowth(perMinute float64, alarm bool) {
+	s.growth.Store(&auditGrowth{perMinute, alarm})
 }
 
 // New builds the server and its routes.
@@ -116,6 +149,19 @@ func New(cfg Config) (*Server, error) {
 	s := &Server{
 		cfg: cfg, ids: cfg.Identity, reg: cfg.Registry, supply: cfg.Supply, quality: cfg.Quality, gov: cfg.Governance, grant: cfg.Grant, sandbox: cfg.Sandbox, loads: newLoads(cfg.UploadDir), search: cfg.Search, audit: cfg.Audit, tree: cfg.Tree, cat: cfg.Catalog, regions: cfg.Regions,
 		logger: cfg.Logger, now: cfg.Now, mux: http.NewServeMux(), metrics: newMetrics(cfg.Now()),
+		folds: newRefusalFolds(cfg.FoldInterval, cfg.FoldPerSource, cfg.FoldGlobal, cfg.FoldSources),
+	}
+	// Files staged by an earlier run can no longer be confirmed.
+	if n, err := clearUploadArea(cfg.UploadDir); err != nil {
+		cfg.Logger.Warn("upload area", "err", err)
+	} else if n > 0 {
+		cfg.Logger.Info("upload area: removed files left by an earlier run", "files", n)
+	}
+	if len(cfg.LoginKey) == 0 {
+		s.cfg.LoginKey = make([]byte, 32)
+		if _, err := rand.Read(s.cfg.LoginKey); err != nil {
+			return nil, err
+		}
 	}
 	var err error
 	if s.pages, err = parsePages(); err != nil {

@@ -268,7 +268,12 @@ func (s *Server) apiSource(w http.ResponseWriter, r *http.Request, p *identity.P
 	if err != nil {
 		return deny(err)
 	}
-	return supply.Source{Format: format, Path: path, Sheet: q.Get("sheet"), Delimiter: q.Get("delimiter")}, true
+	src := supply.Source{Format: format, Path: path, Sheet: q.Get("sheet"), Delimiter: q.Get("delimiter")}
+	if err := checkStagedFile(src); err != nil {
+		removeUpload(src)
+		return deny(err)
+	}
+	return src, true
 }
 
 // uploadAPI is the API wrapper for endpoints whose body is a file: the
@@ -656,8 +661,19 @@ func (s *Server) supplyUpload(w http.ResponseWriter, r *http.Request) {
 			deny(apperr.New(apperr.Forbidden, "identity.forbidden", "action", supply.ActionPreview))
 			return
 		}
-		if src.Path, size, err = s.loads.saveUpload(part, part.FileName()); err != nil {
+		// The staging quota bounds the file while it streams in.
+		room, err := s.loads.stagingRoom(p.UserID)
+		if err != nil {
 			deny(err)
+			return
+		}
+		if src.Path, size, err = s.loads.saveUpload(io.LimitReader(part, room+1), part.FileName()); err != nil {
+			deny(err)
+			return
+		}
+		if size > room {
+			removeUpload(src)
+			deny(apperr.New(apperr.Invalid, "supply.staging_quota", "files", strconv.Itoa(stagedPerUser), "gib", strconv.Itoa(stagedBytesPerUser>>30)))
 			return
 		}
 		name = part.FileName()
@@ -678,6 +694,11 @@ func (s *Server) supplyUpload(w http.ResponseWriter, r *http.Request) {
 		name = src.Table
 	} else {
 		if src.Format, err = formatOf(fields["format"], name); err != nil {
+			removeUpload(src)
+			deny(err)
+			return
+		}
+		if err := checkStagedFile(src); err != nil {
 			removeUpload(src)
 			deny(err)
 			return

@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -203,7 +204,10 @@ func TestConsoleForms(t *testing.T) {
 	}
 }
 
-// Password change ends every session, and old passwords stop working.
+// Finding 6 of issue 15: a password change ends every other session and
+// revokes the API tokens (unless kept); the session it was made in stays;
+// old passwords stop working; a wrong current password through the API
+// counts as a failed sign-in, so a stolen token cannot guess it quickly.
 func TestPasswordChange(t *testing.T) {
 	e := newEnv(t, false)
 	c := e.client()
@@ -217,14 +221,33 @@ func TestPasswordChange(t *testing.T) {
 	if r.status != http.StatusSeeOther {
 		t.Fatalf("change: %d %s", r.status, r.body)
 	}
+	if page := c.get(r.header.Get("Location")); page.status != http.StatusOK || !strings.Contains(page.body, `id="password-changed"`) {
+		t.Errorf("the session the change was made in: %d", page.status)
+	}
 	if r := other.get("/console"); r.status != http.StatusSeeOther {
 		t.Errorf("other session survived the password change: %d", r.status)
+	}
+	if r := e.api("GET", "/api/v1/me", e.account("dept.tax").Token, nil); r.status != http.StatusUnauthorized {
+		t.Errorf("API token survived the password change: %d", r.status)
 	}
 	if r := e.client().login("dept.tax", old); r.status != http.StatusUnauthorized {
 		t.Errorf("old password still works: %d", r.status)
 	}
 	if r := e.client().login("dept.tax", "New-Tax-Passw0rd!"); r.status != http.StatusSeeOther {
 		t.Errorf("new password: %d", r.status)
+	}
+	// Guessing the current password with a (stolen) token: after five
+	// wrong guesses even the right one is refused until the wait passes.
+	stolen := e.account("dept.hpf").Token
+	for i := 0; i < 6; i++ {
+		r := e.api("POST", "/api/v1/users/dept.hpf/password", stolen, map[string]string{"current_password": fmt.Sprint("guess-", i), "new_password": "Stolen-Passw0rd-1"})
+		if r.status != http.StatusBadRequest {
+			t.Fatalf("guess %d: %d %s", i, r.status, r.body)
+		}
+	}
+	r = e.api("POST", "/api/v1/users/dept.hpf/password", stolen, map[string]string{"current_password": e.account("dept.hpf").Password, "new_password": "Stolen-Passw0rd-1"})
+	if r.status != http.StatusBadRequest {
+		t.Fatalf("right current password during the wait: %d %s", r.status, r.body)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/gongshu/gongshu/internal/engine"
 	"github.com/gongshu/gongshu/internal/identity"
 	"github.com/gongshu/gongshu/internal/pii"
+	"github.com/gongshu/gongshu/internal/region"
 	"github.com/gongshu/gongshu/internal/store"
 	"github.com/gongshu/gongshu/internal/supply"
 )
@@ -52,7 +53,7 @@ func BenchIngest(ctx context.Context, dir string, sizeBytes int64, w io.Writer) 
 		return err
 	}
 	log := audit.New(db, time.Now)
-	svc := supply.NewService(db, log, Adapt(eng), oneResource{ID: 1, Code: "BENCH", HolderOrgID: 1, Grade: "general-2"}, time.Now)
+	svc := supply.NewService(db, log, Adapt(eng), oneResource{ID: 1, Code: "BENCH", HolderOrgID: 1, Grade: "general-2"}, region.Default(), time.Now)
 	p := identity.Principal{UserID: 1, Login: "bench", OrgID: 1, OrgType: identity.OrgDepartment, Roles: []identity.Role{identity.RoleDepartment}}
 
 	t1 := time.Now()

@@ -13,6 +13,7 @@ import (
 	"github.com/gongshu/gongshu/internal/engine"
 	"github.com/gongshu/gongshu/internal/identity"
 	"github.com/gongshu/gongshu/internal/pii"
+	"github.com/gongshu/gongshu/internal/region"
 	"github.com/gongshu/gongshu/internal/store"
 	"github.com/gongshu/gongshu/internal/store/storetest"
 	"github.com/gongshu/gongshu/internal/supply"
@@ -33,7 +34,7 @@ func supplyOnRealEngine(t *testing.T, db *store.DB) {
 	defer eng.Close()
 	log := audit.New(db, time.Now)
 	svc := supply.NewService(db, log, Adapt(eng),
-		oneResource{ID: 3, Code: "R3", HolderOrgID: 1, Grade: "general-3"}, time.Now)
+		oneResource{ID: 3, Code: "R3", HolderOrgID: 1, Grade: "general-3"}, region.Default(), time.Now)
 	p := identity.Principal{UserID: 1, Login: "dept", OrgID: 1, OrgType: identity.OrgDepartment, Roles: []identity.Role{identity.RoleDepartment}}
 	if _, err := svc.Load(ctx, p, 3, supply.Source{Format: supply.CSV, Path: "../../engine/testdata/malformed.csv"}, nil); err == nil {
 		t.Fatal("malformed CSV loaded")
