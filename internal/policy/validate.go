@@ -239,3 +239,49 @@ func parseRefusal(sql string, err error) *refusal {
 	}
 	return refuse(CodeParseError, -1, "parser: "+err.Error(), "detail", cleanErr(err))
 }
+
+// CheckMock decides what may run on mock data, where no policy on columns
+// applies (the rows are generated) but the engine itself must stay out of
+// reach: no table function (files, settings, catalogs), no system
+// relation, nothing but one SELECT over clean text.
+func CheckMock(sql string) Decision {
+	if d := CheckText(sql); !d.Allowed {
+		return d
+	}
+	tree, err := pg.Parse(sql)
+	if err != nil {
+		return parseRefusal(sql, err).decision()
+	}
+	if len(tree.Stmts) != 1 || tree.Stmts[0].Stmt.GetSelectStmt() == nil {
+		return refuse(CodeNotSelect, 0, "not one SELECT", "detail", "this statement").decision()
+	}
+	var bad *refusal
+	visitNodes(tree.Stmts[0].Stmt, func(n *pg.Node) bool {
+		if bad != nil {
+			return false
+		}
+		switch {
+		case n.GetRangeFunction() != nil:
+			bad = refuse(CodeTableFunction, -1, "function in FROM", "function", "FROM function")
+		case n.GetRangeVar() != nil:
+			rv := n.GetRangeVar()
+			full := rv.Relname
+			if rv.Schemaname != "" {
+				full = rv.Schemaname + "." + full
+			}
+			if isSystemRelation(strings.ToLower(rv.Schemaname), strings.ToLower(rv.Relname)) || rv.Catalogname != "" {
+				bad = refuse(CodeSystemCatalog, rv.Location, "system relation "+full, "table", full)
+			}
+		case n.GetFuncCall() != nil:
+			name := funcName(n.GetFuncCall())
+			if base := name[strings.LastIndex(name, ".")+1:]; isTableFunction(base) || base == "version" || strings.Contains(name, ".") {
+				bad = refuse(CodeTableFunction, n.GetFuncCall().Location, "system function "+name, "function", name)
+			}
+		}
+		return true
+	})
+	if bad != nil {
+		return bad.decision()
+	}
+	return CheckText(sql)
+}

@@ -70,3 +70,28 @@ func TestPersonLevelDataDefaultsToDP(t *testing.T) {
 		}
 	})
 }
+
+// R12.1 (issue 15, finding 12): a mock run reads generated rows, but the
+// engine's settings, catalogs and files stay out of reach.
+func TestMockKeepsTheEngineOutOfReach(t *testing.T) {
+	eachSetup(t, sandbox.Options{}, func(t *testing.T, f *fixture) {
+		for _, q := range []string{
+			"SELECT * FROM duckdb_settings()",
+			"SELECT name, value FROM duckdb_settings() WHERE name = 'temp_directory'",
+			"SELECT current_setting('memory_limit')",
+			"SELECT * FROM read_csv('/etc/passwd')",
+			"SELECT count(*) FROM information_schema.tables",
+			"SELECT count(*) FROM duckdb_tables()",
+			"SELECT version()",
+			"SELECT count(*) FROM pg_catalog.pg_class",
+		} {
+			j := f.submit(q, sandbox.Mock)
+			if j.Status != sandbox.Refused || j.Reason == nil {
+				t.Errorf("%s: %s %+v", q, j.Status, j.Reason)
+			}
+		}
+		if j := f.submit("SELECT district, count(*) FROM social_insurance GROUP BY district", sandbox.Mock); j.Status != sandbox.Released {
+			t.Errorf("mock aggregate: %s %+v", j.Status, j.Reason)
+		}
+	})
+}

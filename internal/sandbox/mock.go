@@ -13,6 +13,7 @@ import (
 	"github.com/gongshu/gongshu/internal/engine"
 	"github.com/gongshu/gongshu/internal/identity"
 	"github.com/gongshu/gongshu/internal/pii"
+	"github.com/gongshu/gongshu/internal/policy"
 	"github.com/gongshu/gongshu/internal/supply"
 	pg "github.com/pganalyze/pg_query_go/v6"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -38,6 +39,12 @@ func (s *Service) runMock(ctx context.Context, w Workspace, job *Job) error {
 		}
 		names[r.Table] = mt
 		job.Resources = append(job.Resources, r.Code)
+	}
+	// Mock rows are generated, but the engine is real: its settings,
+	// catalogs and files stay out of reach.
+	if d := policy.CheckMock(job.SQL); !d.Allowed {
+		job.Status, job.Reason = Refused, refusalOf(d)
+		return nil
 	}
 	tree, err := pg.Parse(job.SQL)
 	if err != nil || len(tree.Stmts) != 1 || tree.Stmts[0].Stmt.GetSelectStmt() == nil {
