@@ -328,3 +328,21 @@ func TestKeepPartition(t *testing.T) {
 		t.Errorf("a large group was kept only %d times in 1000", big1)
 	}
 }
+
+// A unit's rows (at most m of them) move a group's row count by at most m:
+// the row threshold is the unit threshold of m groups, moved up by m-1, so
+// a group one unit makes alone passes with the same small probability.
+func TestPartitionThresholdRows(t *testing.T) {
+	eps, delta := big.NewRat(1, 2), big.NewRat(1, 1000000)
+	one, err := PartitionThresholdRows(1, eps, delta)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want, _ := PartitionThreshold(1, eps, delta); one != want {
+		t.Errorf("one row a unit: %d, want the unit threshold %d", one, want)
+	}
+	six, _ := PartitionThresholdRows(6, eps, delta)
+	if want, _ := PartitionThreshold(6, eps, delta); six != want+5 {
+		t.Errorf("six rows a unit: %d, want %d", six, want+5)
+	}
+}

@@ -72,6 +72,20 @@ func PartitionThreshold(maxGroups int64, epsilon, delta *big.Rat) (int64, error)
 	return int64(max(tau, 2)), nil
 }
 
+// PartitionThresholdRows is PartitionThreshold for a noisy row count to
+// which one unit adds at most maxRows rows, over at most maxRows groups
+// (a unit has at most maxRows rows in all): the count carries discrete
+// Laplace noise of scale maxRows/ε (the L1 change of the whole vector of
+// counts), and a group made by one unit alone has at most maxRows rows, so
+// the threshold is that of maxRows groups moved up by maxRows−1.
+func PartitionThresholdRows(maxRows int64, epsilon, delta *big.Rat) (int64, error) {
+	tau, err := PartitionThreshold(maxRows, epsilon, delta)
+	if err != nil {
+		return 0, err
+	}
+	return tau + maxRows - 1, nil
+}
+
 // KeepPartition adds discrete Laplace noise of scale maxGroups/ε to a
 // group's distinct-unit count and reports whether the noisy count reaches
 // the threshold from PartitionThreshold. The noisy count itself is not

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math/big"
 	"strings"
+
+	pg "github.com/pganalyze/pg_query_go/v6"
 )
 
 func dpRefuse(detail string) *refusal {
@@ -56,6 +58,9 @@ func (an *analysis) rewriteDP(opt Options) (Plan, *refusal) {
 		groups = append(groups, s)
 	}
 	unit := quoteIdent(alias) + "." + quoteIdent(t.Unit)
+	if p, ok, r := an.rewriteDPRows(opt, t, groups, maxGroups*maxRows); r != nil || ok {
+		return p, r
+	}
 	inner := []string{unit + ` AS "__gs_unit"`}
 	for i, g := range groups {
 		inner = append(inner, fmt.Sprintf(`%s AS "__gs_g%d"`, g, i))
@@ -226,4 +231,147 @@ func absInt(x int64) int64 {
 		return -x
 	}
 	return x
+}
+
+// rewriteDPRows is the DP rewrite without a per-person aggregate, used when
+// the data version's statistics prove that no person has more than M
+// rows (UnitRows.Max) and M is within the bounds the policy allows
+// (groups per person × rows per group): one person then changes the
+// whole vector of a query's group counts by at most M in L1 norm, and of
+// its sums, each row clamped to [lower, upper], by at most M·max(|lower|,
+// |upper|), with no need to bound anything in the engine. Groups are
+// selected on their noisy row count, whose per-group change is also at
+// most M (dp.PartitionThresholdRows). It runs what the query runs, with a
+// clamp per row; COUNT(DISTINCT unit) still needs the per-person form.
+func (an *analysis) rewriteDPRows(opt Options, t *Table, groups []string, allowed int64) (Plan, bool, *refusal) {
+	if t.UnitRows == nil || t.UnitRows.Max <= 0 || t.UnitRows.Max > allowed {
+		return Plan{}, false, nil
+	}
+	m := t.UnitRows.Max
+	stmt := an.stmt
+	p := Plan{Columns: len(stmt.TargetList)}
+	np := &NoisePlan{Epsilon: opt.Epsilon, Delta: opt.Delta, MaxGroupsPerUnit: m, MaxRowsPerGroup: m, PartitionRows: m}
+	var outer, extra []string
+	var noisy []NoisyColumn
+	parts := 1
+	extraBase := len(stmt.TargetList)
+	for i, tn := range stmt.TargetList {
+		rt := tn.GetResTarget()
+		s, err := deparseExpr(an.tree.Version, rt.Val)
+		if err != nil {
+			return Plan{}, false, dpRefuse("an output item cannot be printed")
+		}
+		name := rt.Name
+		if gi := indexOf(groups, s); gi >= 0 {
+			if name == "" {
+				if cr := rt.Val.GetColumnRef(); cr != nil {
+					name = cr.Fields[len(cr.Fields)-1].GetString_().GetSval()
+				} else {
+					name = fmt.Sprintf("group_%d", gi+1)
+				}
+			}
+			outer = append(outer, fmt.Sprintf("%s AS %s", groups[gi], quoteIdent(name)))
+			p.Aggregated = append(p.Aggregated, false)
+			continue
+		}
+		fc := rt.Val.GetFuncCall()
+		if fc == nil || fc.AggFilter != nil {
+			return Plan{}, false, dpRefuse("output items must be GROUP BY keys or COUNT, SUM, AVG")
+		}
+		fn := funcName(fc)
+		if name == "" {
+			name = fn
+		}
+		var arg, argName string
+		if !fc.AggStar {
+			if len(fc.Args) != 1 || fc.Args[0].GetColumnRef() == nil {
+				return Plan{}, false, dpRefuse(fn + " must take one column")
+			}
+			cr := fc.Args[0].GetColumnRef()
+			argName = cr.Fields[len(cr.Fields)-1].GetString_().GetSval()
+			arg, _ = deparseExpr(an.tree.Version, fc.Args[0])
+		}
+		col := NoisyColumn{Output: i, Value: i}
+		switch {
+		case fc.AggDistinct:
+			return Plan{}, false, nil // the per-person form counts distinct units
+		case fn == "count":
+			what := "*"
+			if !fc.AggStar {
+				what = arg
+			}
+			outer = append(outer, fmt.Sprintf("count(%s) AS %s", what, quoteIdent(name)))
+			col.Kind, col.Sensitivity = "count", m
+		case fn == "sum" || fn == "avg":
+			lo, hi, ok := bounds(t, argName)
+			if !ok {
+				return Plan{}, false, dpRefuse(fn + " of " + argName + " needs clamping bounds in the policy")
+			}
+			clamped := fmt.Sprintf("LEAST(GREATEST(%s, %d), %d)", arg, lo, hi)
+			outer = append(outer, fmt.Sprintf("sum(%s) AS %s", clamped, quoteIdent(name)))
+			col.Kind, col.Sensitivity = fn, m*max(absInt(lo), absInt(hi))
+			col.Lower, col.Upper = lo, hi
+			if fn == "avg" {
+				col.Count = extraBase + len(extra)
+				col.CountSensitivity = m
+				extra = append(extra, fmt.Sprintf("count(%s)", arg))
+				parts++
+			}
+		default:
+			return Plan{}, false, dpRefuse(fn + " is not supported")
+		}
+		p.Aggregated = append(p.Aggregated, true)
+		noisy = append(noisy, col)
+		parts++
+	}
+	share := new(big.Rat).Quo(opt.Epsilon, new(big.Rat).SetInt64(int64(parts)))
+	for _, c := range noisy {
+		c.Epsilon = share
+		np.Columns = append(np.Columns, c)
+	}
+	np.PartitionEpsilon = share
+	np.PartitionColumn = extraBase + len(extra)
+	extra = append(extra, `count(*) AS "__gs_units"`)
+	p.UnitCounts = []int{np.PartitionColumn}
+	// The K floor on rows: ceil((rows)/M) >= K proves K persons.
+	np.FloorRows = int64(max(an.a.top.k, 1)-1)*m + 1
+	// Rows without a person are nobody's contribution and unbounded in
+	// number: left out (when the version has any).
+	if t.UnitRows.Null > 0 {
+		stmt.WhereClause = andNodes(stmt.WhereClause, &pg.Node{Node: &pg.Node_NullTest{NullTest: &pg.NullTest{Arg: colRefFromSQL(t, an), Nulltesttype: pg.NullTestType_IS_NOT_NULL, Location: -1}}})
+	}
+	fw, err := fromWhere(an.tree.Version, stmt)
+	if err != nil {
+		return Plan{}, false, dpRefuse("the FROM clause cannot be printed")
+	}
+	var b strings.Builder
+	b.WriteString("SELECT ")
+	b.WriteString(strings.Join(append(outer, extra...), ", "))
+	b.WriteString(" ")
+	b.WriteString(fw)
+	if len(groups) > 0 {
+		b.WriteString(" GROUP BY ")
+		b.WriteString(strings.Join(groups, ", "))
+	}
+	p.SQL = b.String()
+	p.Noise = np
+	return p, true, nil
+}
+
+// colRefFromSQL is the privacy unit of the query's one table, as a
+// column reference through the name the query reads it by.
+func colRefFromSQL(t *Table, an *analysis) *pg.Node {
+	rv := an.stmt.FromClause[0].GetRangeVar()
+	alias := rv.Relname
+	if rv.Alias != nil {
+		alias = rv.Alias.Aliasname
+	}
+	return colRef(alias, t.Unit)
+}
+
+func andNodes(a, b *pg.Node) *pg.Node {
+	if a == nil {
+		return b
+	}
+	return pg.MakeBoolExprNode(pg.BoolExprType_AND_EXPR, []*pg.Node{a, b}, -1)
 }

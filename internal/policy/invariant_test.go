@@ -62,10 +62,30 @@ func verifyPlan(p Plan, cat Catalog) error {
 				bounded = true
 			}
 		}
-		if p.Noise == nil || (!bounded && (!strings.Contains(p.SQL, `"__gs_rn" <=`) || !strings.Contains(p.SQL, "PARTITION BY \"__gs_unit\""))) {
+		if p.Noise == nil || (!bounded && p.Noise.PartitionRows == 0 && (!strings.Contains(p.SQL, `"__gs_rn" <=`) || !strings.Contains(p.SQL, "PARTITION BY \"__gs_unit\""))) {
 			return fmt.Errorf("DP plan without contribution bounds")
 		}
-		if !strings.Contains(p.SQL, `AS "__gs_per_unit"`) {
+		if rows := p.Noise.PartitionRows; rows > 0 {
+			// The row form: every unit has at most rows rows, each count's
+			// sensitivity is rows, each sum clamps every row.
+			var table *Table
+			for i, t := range cat.Tables {
+				if t.Rule.Kind == RuleDP {
+					table = &cat.Tables[i]
+				}
+			}
+			if table == nil || table.UnitRows == nil || table.UnitRows.Max != rows || (table.UnitRows.Null > 0 && !strings.Contains(p.SQL, "IS NOT NULL")) {
+				return fmt.Errorf("DP row plan without the statistics that bound it")
+			}
+			for _, c := range p.Noise.Columns {
+				if (c.Kind == "count" && c.Sensitivity < rows) || (c.Kind != "count" && c.Sensitivity < rows*max(absInt(c.Lower), absInt(c.Upper))) {
+					return fmt.Errorf("DP row plan column %d with sensitivity %d below its bound", c.Output, c.Sensitivity)
+				}
+				if c.Kind != "count" && !strings.Contains(p.SQL, "LEAST(GREATEST(") {
+					return fmt.Errorf("DP row plan sum without a clamp")
+				}
+			}
+		} else if !strings.Contains(p.SQL, `AS "__gs_per_unit"`) {
 			return fmt.Errorf("DP plan without a per-unit aggregate")
 		}
 	default:

@@ -141,6 +141,13 @@ type NoisePlan struct {
 	// MaxRowsPerGroup the L∞ bound on a unit's rows in one group's count.
 	MaxGroupsPerUnit int64
 	MaxRowsPerGroup  int64
+	// PartitionRows, when set, says the partition column counts rows, at
+	// most PartitionRows of them one unit's (see rewriteDPRows); the
+	// threshold comes from dp.PartitionThresholdRows.
+	PartitionRows int64
+	// FloorRows, when set, is the K floor in rows: a group with fewer is
+	// dropped before noise (with PartitionRows).
+	FloorRows int64
 	// PartitionColumn holds each group's distinct-unit count; keep a group
 	// only if this count plus discrete Laplace noise of scale
 	// MaxGroupsPerUnit/PartitionEpsilon reaches dp.PartitionThreshold.

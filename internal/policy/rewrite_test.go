@@ -112,24 +112,40 @@ func TestRewriteDP(t *testing.T) {
 	}
 }
 
-// R15.2: when the version's statistics prove no person has more rows than
-// the bound on groups a person may reach, the random choice of groups
-// (a sort of every person's rows) is skipped; otherwise it is kept.
+// R15.2: when the version's statistics prove no person has more than M
+// rows and M is within the policy's bounds (groups × rows per group), the
+// DP plan needs no per-person aggregate: counts carry noise for an L1
+// change of M, sums clamp each row; otherwise, and for COUNT(DISTINCT
+// unit), the per-person form bounds contributions in the engine, skipping
+// the random choice of groups when no person has more rows than the
+// bound on groups.
 func TestRewriteDPBoundedByStatistics(t *testing.T) {
 	opt := Options{Epsilon: big.NewRat(1, 1), Delta: big.NewRat(1, 1000000)}
-	q := "SELECT district, count(*) FROM medical_visits GROUP BY district"
 	for _, c := range []struct {
-		max  int64
-		sort bool
-	}{{3, false}, {4, true}} {
-		cat := testCatalog()
+		q                 string
+		max               int64
+		perUnit, sort     bool
+		sens, partitionBy int64
+	}{
+		{"SELECT district, count(*), sum(cost) FROM medical_visits GROUP BY district", 6, false, false, 6, 6},
+		{"SELECT district, count(*) FROM medical_visits GROUP BY district", 7, true, true, 6, 0},
+		{"SELECT district, count(DISTINCT person_id) FROM medical_visits GROUP BY district", 3, true, false, 3, 0},
+		{"SELECT district, count(DISTINCT person_id) FROM medical_visits GROUP BY district", 4, true, true, 3, 0},
+	} {
+		cat := testCatalog() // medical_visits: 3 groups a person, 2 rows a group
 		cat.Tables[4].UnitRows = &UnitRows{Max: c.max}
-		p, d := Rewrite(q, cat, opt)
+		p, d := Rewrite(c.q, cat, opt)
 		if !d.Allowed {
 			t.Fatalf("refused: %s", d.Code)
 		}
+		if got := strings.Contains(p.SQL, `"__gs_per_unit"`); got != c.perUnit {
+			t.Errorf("%s, at most %d rows a person: per-person form %v, want %v\n%s", c.q, c.max, got, c.perUnit, p.SQL)
+		}
 		if got := strings.Contains(p.SQL, "row_number()"); got != c.sort {
-			t.Errorf("at most %d rows a person, bound 3: sort %v, want %v\n%s", c.max, got, c.sort, p.SQL)
+			t.Errorf("%s, at most %d rows a person: sort %v, want %v\n%s", c.q, c.max, got, c.sort, p.SQL)
+		}
+		if p.Noise.Columns[0].Sensitivity != c.sens || p.Noise.PartitionRows != c.partitionBy {
+			t.Errorf("%s: sensitivity %d, partition rows %d; want %d, %d", c.q, p.Noise.Columns[0].Sensitivity, p.Noise.PartitionRows, c.sens, c.partitionBy)
 		}
 		if err := verifyPlan(p, cat); err != nil {
 			t.Error(err)

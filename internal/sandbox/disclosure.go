@@ -67,7 +67,11 @@ func disclose(p policy.Plan, columns []string, rows [][]any, threshold string) *
 	d.Epsilon, _ = np.Epsilon.Float64()
 	d.Delta, _ = np.Delta.Float64()
 	d.MaxGroupsPerUnit, d.MaxRowsPerGroup = np.MaxGroupsPerUnit, np.MaxRowsPerGroup
-	if tau, err := dp.PartitionThreshold(np.MaxGroupsPerUnit, np.PartitionEpsilon, np.Delta); err == nil {
+	tau, err := dp.PartitionThreshold(np.MaxGroupsPerUnit, np.PartitionEpsilon, np.Delta)
+	if np.PartitionRows > 0 {
+		tau, err = dp.PartitionThresholdRows(np.PartitionRows, np.PartitionEpsilon, np.Delta)
+	}
+	if err == nil {
 		d.PartitionThreshold = tau
 	}
 	for _, c := range np.Columns {

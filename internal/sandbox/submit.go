@@ -428,13 +428,20 @@ func (s *Service) addNoise(p policy.Plan, rows [][]any) ([][]any, error) {
 func noiseRows(smp *dp.Sampler, p policy.Plan, rows [][]any) ([][]any, error) {
 	np := p.Noise
 	tau, err := dp.PartitionThreshold(np.MaxGroupsPerUnit, np.PartitionEpsilon, np.Delta)
+	if np.PartitionRows > 0 {
+		tau, err = dp.PartitionThresholdRows(np.PartitionRows, np.PartitionEpsilon, np.Delta)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("dp: %w", err)
+	}
+	floor := int64(p.K)
+	if np.FloorRows > 0 {
+		floor = np.FloorRows
 	}
 	var out [][]any
 	for _, row := range rows {
 		units, ok := toInt(row[np.PartitionColumn])
-		if !ok || units < int64(p.K) {
+		if !ok || units < floor {
 			continue
 		}
 		keep, err := smp.KeepPartition(units, np.MaxGroupsPerUnit, np.PartitionEpsilon, tau)
