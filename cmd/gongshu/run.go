@@ -526,8 +526,9 @@ func cmdAuditCheck(ctx context.Context, args []string, getenv func(string) strin
 		res := a.Check
 		fmt.Fprintf(stdout, "audit log %s (%s): %d entries verified against checkpoint %d in %s\n",
 			a.Tree.Origin(), a.Tree.Suite(), res.Entries, res.Size, res.Duration.Round(time.Millisecond))
+		printFindings(stdout, res)
 		if al := res.Alarm; al != nil {
-			fmt.Fprintf(stdout, "INTEGRITY ALARM %d: %s at entry %d (leaf %d), detected %s\n", al.ID, al.Problem, al.EntryID, al.LeafIndex, al.DetectedAt.Format(time.RFC3339))
+			fmt.Fprintf(stdout, "INTEGRITY ALARM %d: %d findings, detected %s\n", al.ID, al.Total, al.DetectedAt.Format(time.RFC3339))
 			if al.AckedAt.IsZero() {
 				return fmt.Errorf("audit log integrity alarm %d is not acknowledged: writes are refused", al.ID)
 			}
@@ -536,6 +537,26 @@ func cmdAuditCheck(ctx context.Context, args []string, getenv func(string) strin
 		fmt.Fprintf(stdout, "public key: %s\n", a.Tree.VerifierKey())
 		return nil
 	})
+}
+
+// shownOnTerminal bounds the findings a command prints.
+const shownOnTerminal = 20
+
+// printFindings lists the first findings of a check and counts the rest.
+func printFindings(w io.Writer, res audit.CheckResult) {
+	if res.Total == 0 {
+		return
+	}
+	fmt.Fprintf(w, "%d findings:\n", res.Total)
+	for i, f := range res.Findings {
+		if i == shownOnTerminal {
+			break
+		}
+		fmt.Fprintf(w, "  %s\n", f)
+	}
+	if shown := min(len(res.Findings), shownOnTerminal); res.Total > int64(shown) {
+		fmt.Fprintf(w, "  … and %d more\n", res.Total-int64(shown))
+	}
 }
 
 func cmdAuditExport(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {

@@ -315,15 +315,30 @@ func TestCatchUpAfterRestart(t *testing.T) {
 	})
 }
 
+// disableGuards drops the append-only triggers of every audit table, as an
+// insider with the database's owner rights can.
 func disableGuards(t *testing.T, db *store.DB) {
 	t.Helper()
 	ctx := context.Background()
 	var stmts []string
 	if db.Dialect() == store.Postgres {
-		stmts = []string{"ALTER TABLE audit_entries DISABLE TRIGGER USER", "ALTER TABLE audit_checkpoints DISABLE TRIGGER USER"}
+		for _, table := range []string{"audit_entries", "audit_leaves", "audit_nodes", "audit_checkpoints", "audit_log",
+			"audit_alarms", "audit_alarm_findings", "audit_cosigners", "audit_cosignatures", "audit_postings", "audit_retention"} {
+			stmts = append(stmts, "ALTER TABLE "+table+" DISABLE TRIGGER USER")
+		}
 	} else {
-		stmts = []string{"DROP TRIGGER audit_entries_no_update", "DROP TRIGGER audit_entries_no_delete",
-			"DROP TRIGGER audit_checkpoints_no_change", "DROP TRIGGER audit_checkpoints_no_delete"}
+		rows, err := db.Query(ctx, "SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'audit%'")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var name string
+			if err := rows.Scan(&name); err != nil {
+				t.Fatal(err)
+			}
+			stmts = append(stmts, "DROP TRIGGER "+name)
+		}
+		rows.Close()
 	}
 	for _, s := range stmts {
 		if _, err := db.Exec(ctx, s); err != nil {
