@@ -23,6 +23,10 @@ const CheckpointFile = "audit-checkpoint"
 // audit log: the --data or --db given does not hold a platform.
 var ErrNoLog = errors.New("audit: the store holds no audit log")
 
+// ErrNoSigner is returned by Integrate on a tree opened to verify only,
+// without the signing key.
+var ErrNoSigner = errors.New("audit: this process holds no signing key: it can check the log, not extend it")
+
 // RollbackError reports a store whose tree is behind, or not consistent
 // with, the checkpoint kept outside it. The platform refuses to start, and
 // a running one stops signing and refuses writes, until the store is
@@ -38,6 +42,10 @@ type RollbackError struct {
 }
 
 func (e *RollbackError) Error() string {
+	if e.Forked && e.Kept.Root == nil {
+		return fmt.Sprintf("audit: the store's log does not extend the tree of size %d that the %s cosigned (its root there is now %x): the log was rewritten (a fork); restore the store, writes are refused",
+			e.Kept.Size, e.Path, e.StoreRoot)
+	}
 	if e.Forked {
 		return fmt.Sprintf("audit: the store's log is not the log of the checkpoint kept in %s: at size %d its root is %x, the checkpoint's %x (the log was rewritten: a fork); restore the store, writes are refused",
 			e.Path, e.Kept.Size, e.StoreRoot, e.Kept.Root)

@@ -89,6 +89,19 @@ func LoadOrCreateKeyFile(path, name string, typ KeyType) (note.Signer, string, e
 	return ParseSigner(strings.TrimSpace(string(b)))
 }
 
+// LoadKeyFile reads an existing signing key, refusing one readable by
+// others.
+func LoadKeyFile(path string) (note.Signer, string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, "", fmt.Errorf("audit: read signing key: %w", err)
+	}
+	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		return nil, "", fmt.Errorf("audit: signing key %s is readable by others (mode %v): chmod 600 it", path, fi.Mode().Perm())
+	}
+	return ParseSigner(strings.TrimSpace(string(b)))
+}
+
 func generateKey(name string, typ KeyType) (skey, vkey string, err error) {
 	if typ == KeyEd25519 {
 		return note.GenerateKey(rand.Reader, name)
@@ -175,6 +188,13 @@ func NewVerifier(vkey string) (note.Verifier, error) {
 	}
 	if key[0] == ed25519Alg {
 		return note.NewVerifier(vkey)
+	}
+	if key[0] == cosigAlg {
+		h, err := strconv.ParseUint(parts[1], 16, 32)
+		if err != nil {
+			return nil, errors.New("audit: malformed verifier key hash")
+		}
+		return newCosigVerifier(parts[0], key, uint32(h))
 	}
 	if !bytes.HasPrefix(key, sm2Alg) {
 		return nil, errors.New("audit: verifier key of an unknown algorithm")

@@ -72,6 +72,8 @@ type Tree struct {
 	rollback *RollbackError
 	// signed is the last checkpoint this process signed, not yet kept.
 	signed *Checkpoint
+	// witnesses are the witnesses new checkpoints are submitted to.
+	witnesses []*witnessClient
 }
 
 // batchSize bounds the entries integrated in one transaction.
@@ -126,7 +128,20 @@ func OpenTree(ctx context.Context, db *store.DB, log *Log, cfg TreeConfig) (*Tre
 	case err != nil:
 		return nil, fmt.Errorf("audit: read log definition: %w", err)
 	}
-	if t.signer == nil {
+	switch {
+	case t.signer != nil:
+	case cfg.MustExist && cfg.KeyDir == "":
+		// Verify only: the check and the proofs need the public key alone.
+	case cfg.MustExist:
+		signer, pub, err := LoadKeyFile(filepath.Join(cfg.KeyDir, KeyFile))
+		if err != nil {
+			return nil, err
+		}
+		if pub != vkey {
+			return nil, fmt.Errorf("audit: the signing key in %s does not match the log's public key %s: restore the key that signed this log", cfg.KeyDir, vkey)
+		}
+		t.signer = signer
+	default:
 		signer, pub, err := LoadOrCreateKey(cfg.KeyDir, origin, cfg.KeyType)
 		if err != nil {
 			return nil, err
@@ -337,6 +352,9 @@ func (t *Tree) Integrate(ctx context.Context) (int, error) {
 			t.sealRollback(ctx)
 			return total, t.rollback
 		}
+		if t.signer == nil {
+			return total, ErrNoSigner
+		}
 		n, err := t.integrateBatch(ctx)
 		if errors.Is(err, errStale) {
 			// A rollback found by the reload is refused at the top.
@@ -349,6 +367,9 @@ func (t *Tree) Integrate(ctx context.Context) (int, error) {
 		if err != nil || n < batchSize {
 			if kerr := t.keepSigned(); kerr != nil {
 				err = errors.Join(err, kerr)
+			}
+			if total > 0 {
+				t.notifyWitnesses()
 			}
 			return total, err
 		}

@@ -489,7 +489,7 @@ func TestExportVerifyOffline(t *testing.T) {
 		if err != nil || n != 600 {
 			t.Fatalf("export: %d %v", n, err)
 		}
-		rep, err := audit.VerifyBundle(bytes.NewReader(buf.Bytes()), f.tree.VerifierKey())
+		rep, err := audit.VerifyBundle(bytes.NewReader(buf.Bytes()), f.tree.VerifierKey(), audit.VerifyOptions{})
 		if err != nil || rep.Verified != 600 || rep.Size != 600 {
 			t.Fatalf("verify: %+v %v", rep, err)
 		}
@@ -498,7 +498,7 @@ func TestExportVerifyOffline(t *testing.T) {
 		if n, err := f.tree.Export(ctx, &buf, audit.ExportFilter{OrgID: 2}); err != nil || n != 300 {
 			t.Fatalf("org export: %d %v", n, err)
 		}
-		if _, err := audit.VerifyBundle(bytes.NewReader(buf.Bytes()), f.tree.VerifierKey()); err != nil {
+		if _, err := audit.VerifyBundle(bytes.NewReader(buf.Bytes()), f.tree.VerifierKey(), audit.VerifyOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		good := buf.String()
@@ -506,13 +506,13 @@ func TestExportVerifyOffline(t *testing.T) {
 			"changed entry": strings.Replace(good, `"thing.do"`, `"thing.undo"`, 1),
 			"changed time":  strings.Replace(good, `"at":"20`, `"at":"19`, 1),
 		} {
-			_, err := audit.VerifyBundle(strings.NewReader(bad), f.tree.VerifierKey())
+			_, err := audit.VerifyBundle(strings.NewReader(bad), f.tree.VerifierKey(), audit.VerifyOptions{})
 			if err == nil || !strings.Contains(err.Error(), "does not verify") {
 				t.Errorf("%s: %v", name, err)
 			}
 		}
 		other := openTree(t, storetest.SQLite(t), audit.SM3, audit.KeySM2, t.TempDir())
-		if _, err := audit.VerifyBundle(strings.NewReader(good), other.tree.VerifierKey()); err == nil {
+		if _, err := audit.VerifyBundle(strings.NewReader(good), other.tree.VerifierKey(), audit.VerifyOptions{}); err == nil {
 			t.Error("verified with another log's key")
 		}
 	})
