@@ -6,6 +6,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -120,7 +121,7 @@ func (t *Tree) Export(ctx context.Context, w io.Writer, f ExportFilter) (int, er
 			return 0, err
 		}
 	}
-	cp, err := t.Latest(ctx)
+	cp, err := t.witnessedCheckpoint(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -173,6 +174,42 @@ func (t *Tree) Export(ctx context.Context, w io.Writer, f ExportFilter) (int, er
 	}
 	bw.WriteString("\n]}\n")
 	return n, bw.Flush()
+}
+
+// witnessedCheckpoint is the checkpoint a bundle is proved against: the
+// newest one cosigned by every registered witness (the newest cosigned by
+// any, when none is by all); the latest when no witness has cosigned yet.
+// The latest checkpoint is often not cosigned yet: its witnesses answer
+// within a second or so.
+func (t *Tree) witnessedCheckpoint(ctx context.Context) (Checkpoint, error) {
+	cs, err := t.Cosigners(ctx)
+	if err != nil {
+		return Checkpoint{}, err
+	}
+	var ids []any
+	var marks []string
+	for _, c := range cs {
+		if IsWitnessKey(c.VerifierKey) {
+			ids = append(ids, c.ID)
+			marks = append(marks, "?")
+		}
+	}
+	if len(ids) == 0 {
+		return t.Latest(ctx)
+	}
+	q := "SELECT size FROM audit_cosignatures WHERE cosigner_id IN (" + strings.Join(marks, ", ") + ") GROUP BY size HAVING COUNT(*) >= ? ORDER BY size DESC LIMIT 1"
+	var size int64
+	err = t.db.QueryRow(ctx, q, append(ids, len(ids))...).Scan(&size)
+	if errors.Is(err, sql.ErrNoRows) {
+		err = t.db.QueryRow(ctx, q, append(ids, 1)...).Scan(&size)
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return t.Latest(ctx)
+	}
+	if err != nil {
+		return Checkpoint{}, fmt.Errorf("audit: cosigned checkpoint: %w", err)
+	}
+	return t.CheckpointAt(ctx, uint64(size))
 }
 
 func (t *Tree) exportPage(ctx context.Context, f ExportFilter, size uint64, after int64) ([]exportItem, error) {
