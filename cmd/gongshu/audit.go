@@ -92,7 +92,7 @@ func (c *commonFlags) openLog(ctx context.Context, stderr io.Writer) (*auditLog,
 		db.Close()
 		return nil, err
 	}
-	cfg := audit.TreeConfig{MustExist: true, Logger: logger}
+	cfg := audit.TreeConfig{MustExist: true, Logger: logger, KeyFile: c.auditKeyFile}
 	if c.data != "" {
 		cfg.CheckpointFile = filepath.Join(c.data, audit.CheckpointFile)
 		if _, err := os.Stat(filepath.Join(c.data, audit.KeyFile)); err == nil {
@@ -275,10 +275,12 @@ func cmdAuditVerify(ctx context.Context, args []string, getenv func(string) stri
 	var key, since, platform string
 	var witnesses stringList
 	var quorum int
+	var maxAge time.Duration
 	fs := newFlagSet("audit verify", "audit verify BUNDLE|--url URL --key PUB [--witness KEY]… [--quorum N] [--since CHECKPOINT]", stderr)
 	fs.StringVar(&key, "key", "", "the log's public key (name+hash+base64), or @FILE holding it")
 	fs.Var(&witnesses, "witness", "a witness's public key (repeatable): the checkpoint must carry its cosignature")
 	fs.IntVar(&quorum, "quorum", 0, "how many of the --witness keys must have cosigned (default: all)")
+	fs.DurationVar(&maxAge, "max-age", 0, "count only cosignatures made within this time (e.g. 1h): a rolled-back log has only old ones")
 	fs.StringVar(&since, "since", "", "a checkpoint kept earlier (file): the log must extend it, or the rollback or fork is named")
 	fs.StringVar(&platform, "url", "", "verify a running platform's latest checkpoint instead of a bundle")
 	// The bundle path may come before or after the flags.
@@ -302,7 +304,7 @@ func cmdAuditVerify(ctx context.Context, args []string, getenv func(string) stri
 	if err != nil {
 		return err
 	}
-	opts := audit.VerifyOptions{Quorum: quorum}
+	opts := audit.VerifyOptions{Quorum: quorum, MaxAge: maxAge}
 	for _, w := range witnesses {
 		if w, err = readKey(w); err != nil {
 			return err

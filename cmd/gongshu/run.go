@@ -108,7 +108,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 // commonFlags are the flags every command that opens the store takes.
 type commonFlags struct {
 	data, db, domain, logFormat, logLevel string
-	auditSuite, auditKey                  string
+	auditSuite, auditKey, auditKeyFile    string
 	// insecureCookies is set by the commands that serve pages (serve, demo).
 	insecureCookies bool
 	// witnesses are set by the commands that serve (serve, demo).
@@ -143,6 +143,7 @@ func (c *commonFlags) register(fs *flag.FlagSet, defaultData string) {
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&c.auditSuite, "audit-suite", "sm3", "hash suite of a new audit log: sm3 or sha256 (an existing log keeps its own)")
 	fs.StringVar(&c.auditKey, "audit-key", "sm2", "checkpoint signature of a new audit log: sm2 or ed25519")
+	fs.StringVar(&c.auditKeyFile, "audit-key-file", "", "the checkpoint signing key's file (default: in the data directory; in production keep it apart, mode 0600)")
 }
 
 // parse applies GONGSHU_<NAME> variables first and the command line second,
@@ -241,7 +242,7 @@ func (c *commonFlags) open(ctx context.Context, stderr io.Writer) (*app.App, err
 		ws = append(ws, ep)
 	}
 	return app.Open(ctx, app.Config{DataDir: c.data, DBURL: c.db, DomainURL: c.domain, Version: buildVersion(), Logger: logger,
-		AuditSuite: suite, AuditKey: key, InsecureCookies: c.insecureCookies, Witnesses: ws})
+		AuditSuite: suite, AuditKey: key, AuditKeyFile: c.auditKeyFile, InsecureCookies: c.insecureCookies, Witnesses: ws})
 }
 
 // cmdMigrate applies pending migrations to the control-plane store alone

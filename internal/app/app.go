@@ -47,6 +47,10 @@ type Config struct {
 	// keeps its own.
 	AuditSuite audit.Suite
 	AuditKey   audit.KeyType
+	// AuditKeyFile is the checkpoint signing key's file; default in
+	// DataDir. In production it lives apart from the data directory, so
+	// that whoever can rewrite the store cannot also re-sign it.
+	AuditKeyFile string
 	// DomainURL names a PostgreSQL-wire data plane; empty: DuckDB in DataDir.
 	DomainURL string
 	// Witnesses are the witnesses each new checkpoint is submitted to.
@@ -106,7 +110,8 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	}
 	regions := region.Default()
 	log := audit.New(db, cfg.Now)
-	tree, err := audit.OpenTree(ctx, db, log, audit.TreeConfig{Suite: cfg.AuditSuite, KeyType: cfg.AuditKey, KeyDir: cfg.DataDir, Logger: cfg.Logger})
+	tree, err := audit.OpenTree(ctx, db, log, audit.TreeConfig{Suite: cfg.AuditSuite, KeyType: cfg.AuditKey, KeyDir: cfg.DataDir,
+		KeyFile: cfg.AuditKeyFile, Logger: cfg.Logger})
 	if err != nil {
 		db.Close()
 		return nil, err

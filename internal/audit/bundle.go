@@ -283,6 +283,10 @@ type VerifyOptions struct {
 	// them (default: all) must have cosigned the checkpoint.
 	Witnesses []string
 	Quorum    int
+	// MaxAge, when set, counts only cosignatures made within it before
+	// Now: a rolled-back log can show old cosignatures, never fresh ones.
+	MaxAge time.Duration
+	Now    func() time.Time
 }
 
 // VerifyBundle checks a bundle trusting only vkey, the log's public key
@@ -407,9 +411,18 @@ func OpenCheckpoint(signed []byte, v note.Verifier, o VerifyOptions) (OpenedChec
 	if err != nil {
 		return out, fmt.Errorf("checkpoint %d: %w", cp.Size, err)
 	}
+	now := time.Now
+	if o.Now != nil {
+		now = o.Now
+	}
+	var stale []string
 	for _, s := range n.Sigs {
 		if names[s.Name] {
 			at, _ := CosignatureTime(s)
+			if o.MaxAge > 0 && at.Before(now().Add(-o.MaxAge)) {
+				stale = append(stale, fmt.Sprintf("%s (cosigned %s)", s.Name, at.Format(time.RFC3339)))
+				continue
+			}
 			out.Witnesses = append(out.Witnesses, WitnessCosignature{Name: s.Name, At: at})
 			delete(names, s.Name)
 		}
@@ -420,8 +433,12 @@ func OpenCheckpoint(signed []byte, v note.Verifier, o VerifyOptions) (OpenedChec
 			missing = append(missing, name)
 		}
 		sort.Strings(missing)
-		return out, fmt.Errorf("checkpoint %d (root %x) is cosigned by %d of the witnesses, %d needed: missing %s",
+		msg := fmt.Sprintf("checkpoint %d (root %x) is cosigned by %d of the witnesses, %d needed: missing %s",
 			cp.Size, cp.Root, len(out.Witnesses), quorum, strings.Join(missing, ", "))
+		if len(stale) > 0 {
+			msg += fmt.Sprintf("; older than %s: %s (is the log stuck, or rolled back to an old checkpoint?)", o.MaxAge, strings.Join(stale, ", "))
+		}
+		return out, errors.New(msg)
 	}
 	return out, nil
 }

@@ -207,3 +207,34 @@ func TestBundleRefusesDuplicates(t *testing.T) {
 		t.Fatalf("filtered: %+v %v", rep, err)
 	}
 }
+
+// R12.2 (issue 17, finding 3): the signing key can live apart from the
+// data directory, and a key file its group or others may read is refused.
+func TestKeyFileApart(t *testing.T) {
+	db := storetest.SQLite(t)
+	data, keys := t.TempDir(), t.TempDir()
+	keyFile := filepath.Join(keys, "audit.key")
+	cfg := audit.TreeConfig{KeyDir: data, KeyFile: keyFile, Origin: "test.gongshu/audit"}
+	tree, err := audit.OpenTree(context.Background(), db, audit.New(db, nil), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(data, audit.KeyFile)); !os.IsNotExist(err) {
+		t.Errorf("a key was written into the data directory: %v", err)
+	}
+	if fi, err := os.Stat(keyFile); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key file %v %v", fi, err)
+	}
+	if _, err := audit.OpenTree(context.Background(), db, audit.New(db, nil), cfg); err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	for _, mode := range []os.FileMode{0o640, 0o604} {
+		if err := os.Chmod(keyFile, mode); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := audit.OpenTree(context.Background(), db, audit.New(db, nil), cfg); err == nil || !strings.Contains(err.Error(), "group or others") {
+			t.Errorf("mode %v accepted: %v", mode, err)
+		}
+	}
+	_ = tree
+}

@@ -83,10 +83,22 @@ func LoadOrCreateKeyFile(path, name string, typ KeyType) (note.Signer, string, e
 	} else if err != nil {
 		return nil, "", fmt.Errorf("audit: read signing key: %w", err)
 	}
-	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
-		return nil, "", fmt.Errorf("audit: signing key %s is readable by others (mode %v): chmod 600 it", path, fi.Mode().Perm())
+	if err := privateFile(path); err != nil {
+		return nil, "", err
 	}
 	return ParseSigner(strings.TrimSpace(string(b)))
+}
+
+// privateFile refuses a key file its group or others may access.
+func privateFile(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("audit: signing key: %w", err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return fmt.Errorf("audit: signing key %s is accessible to its group or others (mode %v): chmod 600 it", path, fi.Mode().Perm())
+	}
+	return nil
 }
 
 // LoadKeyFile reads an existing signing key, refusing one readable by
@@ -96,8 +108,8 @@ func LoadKeyFile(path string) (note.Signer, string, error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("audit: read signing key: %w", err)
 	}
-	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
-		return nil, "", fmt.Errorf("audit: signing key %s is readable by others (mode %v): chmod 600 it", path, fi.Mode().Perm())
+	if err := privateFile(path); err != nil {
+		return nil, "", err
 	}
 	return ParseSigner(strings.TrimSpace(string(b)))
 }

@@ -29,8 +29,14 @@ import (
 type TreeConfig struct {
 	Suite   Suite   // default SM3
 	KeyType KeyType // default SM2
-	// KeyDir holds the signing key (the data directory).
+	// KeyDir holds the signing key (the data directory), unless KeyFile
+	// names it elsewhere.
 	KeyDir string
+	// KeyFile is the signing key's file, kept apart from the data
+	// directory in production: whoever can rewrite the store must not
+	// also hold the key that signs it. It must be accessible to its
+	// owner only. Default KeyDir/audit-signer.key.
+	KeyFile string
 	// CheckpointFile is where the latest checkpoint is kept outside the
 	// SQL store; default KeyDir/audit-checkpoint, none without KeyDir.
 	CheckpointFile string
@@ -105,12 +111,12 @@ func OpenTree(ctx context.Context, db *store.DB, log *Log, cfg TreeConfig) (*Tre
 			_, _ = rand.Read(b[:])
 			origin = "gongshu.audit/" + hex.EncodeToString(b[:])
 		}
-		signer, pub, err := LoadOrCreateKey(cfg.KeyDir, origin, cfg.KeyType)
+		signer, pub, err := loadOrCreateKey(cfg, origin)
 		if err != nil {
 			return nil, err
 		}
 		if signer.Name() != origin {
-			return nil, fmt.Errorf("audit: the signing key in %s is for log %q, not a new log: move it away or pass its origin", cfg.KeyDir, signer.Name())
+			return nil, fmt.Errorf("audit: the signing key %s is for log %q, not a new log: move it away or pass its origin", keyPath(cfg), signer.Name())
 		}
 		suite, vkey = string(cfg.Suite), pub
 		err = db.InTx(ctx, func(tx *store.Tx) error {
@@ -130,24 +136,24 @@ func OpenTree(ctx context.Context, db *store.DB, log *Log, cfg TreeConfig) (*Tre
 	}
 	switch {
 	case t.signer != nil:
-	case cfg.MustExist && cfg.KeyDir == "":
+	case cfg.MustExist && keyPath(cfg) == "":
 		// Verify only: the check and the proofs need the public key alone.
 	case cfg.MustExist:
-		signer, pub, err := LoadKeyFile(filepath.Join(cfg.KeyDir, KeyFile))
+		signer, pub, err := LoadKeyFile(keyPath(cfg))
 		if err != nil {
 			return nil, err
 		}
 		if pub != vkey {
-			return nil, fmt.Errorf("audit: the signing key in %s does not match the log's public key %s: restore the key that signed this log", cfg.KeyDir, vkey)
+			return nil, fmt.Errorf("audit: the signing key %s does not match the log's public key %s: restore the key that signed this log", keyPath(cfg), vkey)
 		}
 		t.signer = signer
 	default:
-		signer, pub, err := LoadOrCreateKey(cfg.KeyDir, origin, cfg.KeyType)
+		signer, pub, err := loadOrCreateKey(cfg, origin)
 		if err != nil {
 			return nil, err
 		}
 		if pub != vkey {
-			return nil, fmt.Errorf("audit: the signing key in %s does not match the log's public key %s: restore the key that signed this log", cfg.KeyDir, vkey)
+			return nil, fmt.Errorf("audit: the signing key %s does not match the log's public key %s: restore the key that signed this log", keyPath(cfg), vkey)
 		}
 		t.signer = signer
 	}
@@ -176,6 +182,25 @@ func OpenTree(ctx context.Context, db *store.DB, log *Log, cfg TreeConfig) (*Tre
 		return nil, err
 	}
 	return t, nil
+}
+
+// keyPath is where the signing key of cfg lives ("" for none).
+func keyPath(cfg TreeConfig) string {
+	if cfg.KeyFile != "" {
+		return cfg.KeyFile
+	}
+	if cfg.KeyDir == "" {
+		return ""
+	}
+	return filepath.Join(cfg.KeyDir, KeyFile)
+}
+
+// loadOrCreateKey reads the signing key of cfg, creating it on first start.
+func loadOrCreateKey(cfg TreeConfig, origin string) (note.Signer, string, error) {
+	if cfg.KeyFile != "" {
+		return LoadOrCreateKeyFile(cfg.KeyFile, origin, cfg.KeyType)
+	}
+	return LoadOrCreateKey(cfg.KeyDir, origin, cfg.KeyType)
 }
 
 // Suite, Origin and VerifierKey describe the log.

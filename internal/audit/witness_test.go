@@ -269,7 +269,7 @@ func TestCosignatureFormat(t *testing.T) {
 	if err != nil || len(raw) != 4+8+64 {
 		t.Fatalf("signature line %q", line)
 	}
-	parts := strings.Split(vkey, "+")
+	parts := strings.SplitN(vkey, "+", 3) // the key's base64 may hold a + itself
 	pub, _ := base64.StdEncoding.DecodeString(parts[2])
 	if pub[0] != 0x04 || len(pub) != 33 {
 		t.Fatalf("verifier key %q: want type 0x04 and 32 bytes", vkey)
@@ -420,6 +420,14 @@ func TestPlatformWithWitnesses(t *testing.T) {
 		v, _ := audit.NewVerifier(f.tree.VerifierKey())
 		if _, err := audit.OpenCheckpoint([]byte(cp.Note), v, audit.VerifyOptions{Witnesses: []string{wkey, wkey2}, Quorum: 2}); err == nil || !strings.Contains(err.Error(), "1 of the witnesses, 2 needed") {
 			t.Errorf("quorum of 2 with one cosignature: %v", err)
+		}
+		if _, err := audit.OpenCheckpoint([]byte(cp.Note), v, audit.VerifyOptions{Witnesses: []string{wkey, wkey2}, Quorum: 1}); err != nil {
+			t.Errorf("quorum of 1 of 2: %v", err)
+		}
+		// A cosignature older than the verifier accepts does not count.
+		later := func() time.Time { return time.Now().Add(2 * time.Hour) }
+		if _, err := audit.OpenCheckpoint([]byte(cp.Note), v, audit.VerifyOptions{Witnesses: []string{wkey}, MaxAge: time.Hour, Now: later}); err == nil || !strings.Contains(err.Error(), "older than 1h0m0s") {
+			t.Errorf("stale cosignature: %v", err)
 		}
 		// The witness serves what it cosigned on its monitoring path.
 		sum := sha256.Sum256([]byte(f.tree.Origin()))
