@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
+	"path/filepath"
+	"time"
 
 	"github.com/gongshu/gongshu/internal/audit"
 	"github.com/gongshu/gongshu/internal/quality"
@@ -37,7 +40,9 @@ func cmdBench(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	var c commonFlags
 	var entries, appends, proofs, rounds int
-	fs := newFlagSet("bench audit", "bench audit [--entries N] [--appends N] [--rounds N] [--db URL]", stderr)
+	var withWitness bool
+	fs := newFlagSet("bench audit", "bench audit [--entries N] [--appends N] [--rounds N] [--db URL] [--witness=false]", stderr)
+	fs.BoolVar(&withWitness, "witness", true, "run a witness on loopback that cosigns each checkpoint during the appends (its traffic must stay off their path)")
 	c.register(fs, "")
 	fs.IntVar(&entries, "entries", 1_000_000, "log size for the integration and full-verification figures")
 	fs.IntVar(&appends, "appends", 20_000, "entries written per append measurement")
@@ -73,12 +78,56 @@ func cmdBench(ctx context.Context, args []string, getenv func(string) string, st
 	if err != nil {
 		return err
 	}
+	if withWitness {
+		stop, err := benchWitness(ctx, tree, dir)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			for _, st := range tree.WitnessStatuses() {
+				fmt.Fprintf(stdout, "  witness %s cosigned up to checkpoint %d during the run %s\n", st.Name, st.Cosigned, st.Error)
+			}
+			stop()
+		}()
+	}
 	rep, err := audit.RunBench(ctx, db, log, tree, audit.BenchConfig{Appends: appends, Writers: []int{1, 16}, VerifyEntries: entries, Proofs: proofs, Rounds: rounds})
 	if err != nil {
 		return err
 	}
 	rep.Print(stdout)
 	return nil
+}
+
+// benchWitness starts a witness on loopback for the bench's log and the
+// platform's submissions to it; stop ends both.
+func benchWitness(ctx context.Context, tree *audit.Tree, dir string) (stop func(), err error) {
+	skey, vkey, err := audit.GenerateWitnessKey("bench.example/witness")
+	if err != nil {
+		return nil, err
+	}
+	signer, err := audit.ParseWitnessSigner(skey, nil)
+	if err != nil {
+		return nil, err
+	}
+	w, err := audit.OpenWitness(signer, []audit.WitnessedLog{{VerifierKey: tree.VerifierKey(), Suite: tree.Suite()}}, filepath.Join(dir, "bench-witness-state.json"))
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	served := make(chan error, 1)
+	go func() { served <- serveWitness(wctx, w, ln) }()
+	if err := tree.AddWitnesses(ctx, []audit.WitnessEndpoint{{URL: "http://" + ln.Addr().String(), VerifierKey: vkey}}); err != nil {
+		cancel()
+		<-served
+		return nil, err
+	}
+	submitted := make(chan struct{})
+	go func() { tree.RunWitnesses(wctx, nil, time.Second); close(submitted) }()
+	return func() { cancel(); <-submitted; <-served }, nil
 }
 
 // benchSearch seeds a scratch store with generated resources and times

@@ -22,6 +22,7 @@ import (
 	"github.com/gongshu/gongshu/internal/demo"
 	"github.com/gongshu/gongshu/internal/i18n"
 	"github.com/gongshu/gongshu/internal/identity"
+	"github.com/gongshu/gongshu/internal/store"
 	"github.com/gongshu/gongshu/internal/web"
 	"github.com/gongshu/gongshu/internal/workday"
 )
@@ -43,7 +44,7 @@ func buildVersion() string {
 const usage = `gongshu — platform for the authorized operation of public data (公共数据资源授权运营)
 
 Usage:
-  gongshu serve   --data DIR [--db URL] [--addr :8080]   run the platform
+  gongshu serve   --data DIR [--db URL] [--addr :8080] [--witness URL=KEY]…  run the platform
   gongshu demo    [--data DIR] [--addr :8080]            run it with a seeded Jiangxi demo
   gongshu migrate --data DIR [--db URL]                  apply database migrations
   gongshu version                                        print the version
@@ -51,11 +52,13 @@ Usage:
   gongshu user passwd --login L [--password P]
   gongshu token create --user L [--name N] [--days D]
   gongshu ingest --data DIR --resource ID --token T FILE  load a CSV, XLSX or Parquet file as a resource's next version
-  gongshu audit check --data DIR                         verify the whole audit log now
-  gongshu audit export --data DIR [--org ID] [--from D] [--to D] [-o FILE]
-  gongshu audit verify BUNDLE --key PUB                  check an exported bundle offline
-  gongshu audit keygen --name N -o FILE                  a cosigner's key pair (prints the public key)
-  gongshu audit cosign CHECKPOINT --signer FILE          countersign a checkpoint note
+  gongshu audit check --data DIR                         verify the whole audit log now (beside a running server too)
+  gongshu audit export --data DIR [--org ID] [--from D] [--to D] [--since CP] [-o FILE]
+  gongshu audit verify BUNDLE|--url URL --key PUB [--witness KEY]… [--quorum N] [--since CP]
+                                                         check a bundle or a platform, trusting only keys
+  gongshu audit keygen --name N -o FILE                  a witness's or cosigner's key pair (prints the public key)
+  gongshu audit cosign CHECKPOINT --key LOG --signer FILE [--url URL]  countersign after checking consistency
+  gongshu witness --key FILE --log KEY… [--addr :7380]   run a witness (C2SP tlog-witness) for logs
   gongshu bench audit [--entries N] [--db URL]           measure the audit log against bare inserts
   gongshu workday add DATE N | between DATE DATE         deadlines on the official working-day calendar
 
@@ -93,6 +96,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return cmdBench(ctx, rest, getenv, stdout, stderr)
 	case "workday":
 		return cmdWorkday(rest, getenv, stdout, stderr)
+	case "witness":
+		return cmdWitness(ctx, rest, getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -104,13 +109,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 // commonFlags are the flags every command that opens the store takes.
 type commonFlags struct {
 	data, db, domain, logFormat, logLevel string
-	auditSuite, auditKey                  string
+	auditSuite, auditKey, auditKeyFile    string
 	// insecureCookies and the rest are set by the commands that serve
 	// pages (serve, demo).
 	insecureCookies bool
 	metricsToken    string
 	trustedProxies  string
 	auditAlarmRate  int
+	// witnesses are set by the commands that serve (serve, demo).
+	witnesses stringList
+}
+
+// registerWitnesses adds --witness to a command that serves.
+func (c *commonFlags) registerWitnesses(fs *flag.FlagSet) {
+	fs.Var(&c.witnesses, "witness", "a witness to submit each checkpoint to, as URL=KEY (repeatable; comma-separated in GONGSHU_WITNESS)")
 }
 
 // registerCookies adds the flags of a command that serves pages:
@@ -165,6 +177,7 @@ func (c *commonFlags) register(fs *flag.FlagSet, defaultData string) {
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	fs.StringVar(&c.auditSuite, "audit-suite", "sm3", "hash suite of a new audit log: sm3 or sha256 (an existing log keeps its own)")
 	fs.StringVar(&c.auditKey, "audit-key", "sm2", "checkpoint signature of a new audit log: sm2 or ed25519")
+	fs.StringVar(&c.auditKeyFile, "audit-key-file", "", "the checkpoint signing key's file (default: in the data directory; in production keep it apart, mode 0600)")
 }
 
 // parse applies GONGSHU_<NAME> variables first and the command line second,
@@ -258,11 +271,21 @@ func (c *commonFlags) open(ctx context.Context, stderr io.Writer) (*app.App, err
 	if err != nil {
 		return nil, err
 	}
+	var ws []audit.WitnessEndpoint
+	for _, w := range c.witnesses {
+		ep, err := audit.ParseWitnessEndpoint(w)
+		if err != nil {
+			return nil, err
+		}
+		ws = append(ws, ep)
+	}
 	return app.Open(ctx, app.Config{DataDir: c.data, DBURL: c.db, DomainURL: c.domain, Version: buildVersion(), Logger: logger,
-		AuditSuite: suite, AuditKey: key, InsecureCookies: c.insecureCookies,
-		MetricsToken: c.metricsToken, TrustedProxies: proxies, AuditAlarmRate: c.auditAlarmRate})
+		AuditSuite: suite, AuditKey: key, AuditKeyFile: c.auditKeyFile, InsecureCookies: c.insecureCookies,
+		MetricsToken: c.metricsToken, TrustedProxies: proxies, AuditAlarmRate: c.auditAlarmRate, Witnesses: ws})
 }
 
+// cmdMigrate applies pending migrations to the control-plane store alone
+// (not the data domain, which a running server holds locked).
 func cmdMigrate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
 	var c commonFlags
 	fs := newFlagSet("migrate", "migrate --data DIR [--db URL]", stderr)
@@ -270,25 +293,30 @@ func cmdMigrate(ctx context.Context, args []string, getenv func(string) string, 
 	if err := parse(fs, args, getenv); err != nil {
 		return err
 	}
-	return c.withApp(ctx, stderr, func(a *app.App) error {
-		v, err := a.DB.Version(ctx)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "store %s is at schema version %d\n", a.DB, v)
-		return nil
-	})
-}
-
-// withApp opens the platform (migrating and verifying the audit log, as
-// every start does), runs fn and closes it.
-func (c *commonFlags) withApp(ctx context.Context, stderr io.Writer, fn func(a *app.App) error) error {
-	a, err := c.open(ctx, stderr)
+	if _, err := audit.ParseSuite(c.auditSuite); err != nil {
+		return fmt.Errorf("--audit-suite: %w", err)
+	}
+	if _, err := c.logger(stderr); err != nil {
+		return err
+	}
+	if c.data == "" && c.db == "" {
+		return errors.New("no data directory: pass --data DIR (or set GONGSHU_DATA)")
+	}
+	db, err := store.Open(ctx, c.data, c.db)
 	if err != nil {
 		return err
 	}
-	defer a.Close()
-	return fn(a)
+	defer db.Close()
+	applied, err := db.Migrate(ctx)
+	if err != nil {
+		return err
+	}
+	v, err := db.Version(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "store %s is at schema version %d (%d migrations applied now)\n", db, v, len(applied))
+	return nil
 }
 
 func cmdServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -297,6 +325,7 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 	fs := newFlagSet("serve", "serve --data DIR [--db URL] [--addr :8080] [--insecure-cookies] [--metrics-token T] [--trusted-proxies CIDR,…]", stderr)
 	c.register(fs, "")
 	c.registerCookies(fs)
+	c.registerWitnesses(fs)
 	fs.StringVar(&addr, "addr", ":8080", "address to listen on")
 	if err := parse(fs, args, getenv); err != nil {
 		return err
@@ -334,6 +363,7 @@ func cmdDemo(ctx context.Context, args []string, getenv func(string) string, std
 	fs := newFlagSet("demo", "demo [--data DIR] [--addr :8080] [--scale 1] [--insecure-cookies]", stderr)
 	c.register(fs, "gongshu-demo")
 	c.registerCookies(fs)
+	c.registerWitnesses(fs)
 	fs.StringVar(&addr, "addr", ":8080", "address to listen on")
 	fs.Float64Var(&scale, "scale", 1, "size of the synthetic data loaded in the background (1: a million enterprises, two million insured persons; 0 loads none)")
 	fs.Uint64Var(&seed, "seed", 2026, "seed of the synthetic data (the same seed gives the same data)")
@@ -528,205 +558,5 @@ func cmdToken(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	fmt.Fprintf(stderr, "token %d for %s expires %s; it is shown only now:\n", t.ID, user, t.ExpiresAt.Format(time.RFC3339))
 	fmt.Fprintln(stdout, secret)
-	return nil
-}
-
-// cmdAudit runs the audit log's commands: check, export and verify.
-func cmdAudit(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) > 0 {
-		switch args[0] {
-		case "check":
-			return cmdAuditCheck(ctx, args[1:], getenv, stdout, stderr)
-		case "export":
-			return cmdAuditExport(ctx, args[1:], getenv, stdout, stderr)
-		case "verify":
-			return cmdAuditVerify(args[1:], getenv, stdout, stderr)
-		case "keygen":
-			return cmdAuditKeygen(args[1:], getenv, stdout, stderr)
-		case "cosign":
-			return cmdAuditCosign(args[1:], getenv, stdout, stderr)
-		}
-	}
-	fmt.Fprint(stderr, "Usage: gongshu audit check|export|verify|keygen|cosign [flags]  (see gongshu audit export --help)\n")
-	return errors.New("audit: want check, export, verify, keygen or cosign")
-}
-
-// cmdAuditCheck integrates pending entries and verifies every entry
-// against the signed checkpoint (as every start does), printing what it
-// found; it fails on an unacknowledged alarm.
-func cmdAuditCheck(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	var c commonFlags
-	fs := newFlagSet("audit check", "audit check --data DIR [--db URL]", stderr)
-	c.register(fs, "")
-	if err := parse(fs, args, getenv); err != nil {
-		return err
-	}
-	return c.withApp(ctx, stderr, func(a *app.App) error {
-		res := a.Check
-		fmt.Fprintf(stdout, "audit log %s (%s): %d entries verified against checkpoint %d in %s\n",
-			a.Tree.Origin(), a.Tree.Suite(), res.Entries, res.Size, res.Duration.Round(time.Millisecond))
-		if al := res.Alarm; al != nil {
-			fmt.Fprintf(stdout, "INTEGRITY ALARM %d: %s at entry %d (leaf %d), detected %s\n", al.ID, al.Problem, al.EntryID, al.LeafIndex, al.DetectedAt.Format(time.RFC3339))
-			if al.AckedAt.IsZero() {
-				return fmt.Errorf("audit log integrity alarm %d is not acknowledged: writes are refused", al.ID)
-			}
-			fmt.Fprintf(stdout, "  acknowledged by %s at %s: %s\n", al.AckedBy, al.AckedAt.Format(time.RFC3339), al.Acknowledge)
-		}
-		fmt.Fprintf(stdout, "public key: %s\n", a.Tree.VerifierKey())
-		return nil
-	})
-}
-
-func cmdAuditExport(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	var c commonFlags
-	var org int64
-	var from, to, out string
-	fs := newFlagSet("audit export", "audit export --data DIR [--org ID] [--from YYYY-MM-DD] [--to YYYY-MM-DD] [-o FILE]", stderr)
-	c.register(fs, "")
-	fs.Int64Var(&org, "org", 0, "only the entries of this organisation's actions")
-	fs.StringVar(&from, "from", "", "first day (Asia/Shanghai), inclusive")
-	fs.StringVar(&to, "to", "", "last day (Asia/Shanghai), inclusive")
-	fs.StringVar(&out, "o", "", "write the bundle to FILE (default: standard output)")
-	if err := parse(fs, args, getenv); err != nil {
-		return err
-	}
-	var f audit.ExportFilter
-	f.OrgID = org
-	cst := time.FixedZone("CST", 8*3600)
-	for _, d := range []struct {
-		flag, v string
-		dst     *time.Time
-		add     int
-	}{{"--from", from, &f.From, 0}, {"--to", to, &f.To, 1}} {
-		if d.v == "" {
-			continue
-		}
-		t, err := time.ParseInLocation("2006-01-02", d.v, cst)
-		if err != nil {
-			return fmt.Errorf("%s %q: use YYYY-MM-DD", d.flag, d.v)
-		}
-		*d.dst = t.AddDate(0, 0, d.add)
-	}
-	a, err := c.open(ctx, stderr)
-	if err != nil {
-		return err
-	}
-	defer a.Close()
-	w := stdout
-	if out != "" {
-		file, err := os.Create(out)
-		if err != nil {
-			return err
-		}
-		defer file.Close()
-		w = file
-	}
-	n, err := a.Tree.Export(ctx, w, f)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stderr, "exported %d entries with their proofs; verify with: gongshu audit verify BUNDLE --key '%s'\n", n, a.Tree.VerifierKey())
-	return nil
-}
-
-// cmdAuditVerify checks a bundle offline, trusting only the key given.
-func cmdAuditVerify(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	var key string
-	fs := newFlagSet("audit verify", "audit verify BUNDLE --key PUB", stderr)
-	fs.StringVar(&key, "key", "", "the log's public key (name+hash+base64), or @FILE holding it")
-	// The bundle path may come before or after the flags.
-	var path string
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		path, args = args[0], args[1:]
-	}
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if path == "" && fs.NArg() == 1 {
-		path = fs.Arg(0)
-	}
-	if key == "" {
-		key = getenv("GONGSHU_KEY")
-	}
-	if path == "" || key == "" {
-		return errors.New("usage: gongshu audit verify BUNDLE --key PUB (the key as published at /api/v1/audit/key)")
-	}
-	if strings.HasPrefix(key, "@") {
-		b, err := os.ReadFile(key[1:])
-		if err != nil {
-			return err
-		}
-		key = strings.TrimSpace(string(b))
-	}
-	in, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	rep, err := audit.VerifyBundle(in, key)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "OK: %d entries verified against checkpoint %d of %s\n", rep.Verified, rep.Size, rep.Origin)
-	return nil
-}
-
-// cmdAuditKeygen makes a cosigner's key pair (for the authority or a
-// regulator to countersign checkpoints), writing the private key to a 0600
-// file and printing the public key to register on the platform.
-func cmdAuditKeygen(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	var name, typ, out string
-	fs := newFlagSet("audit keygen", "audit keygen --name N [--type sm2|ed25519] -o FILE", stderr)
-	fs.StringVar(&name, "name", "", "the key's name, e.g. jxsjj.gov.cn/witness (no spaces or +)")
-	fs.StringVar(&typ, "type", "sm2", "sm2 or ed25519")
-	fs.StringVar(&out, "o", "", "file for the private key (created with mode 0600)")
-	if err := parse(fs, args, getenv); err != nil {
-		return err
-	}
-	kt, err := audit.ParseKeyType(typ)
-	if err != nil {
-		return err
-	}
-	if name == "" || out == "" || strings.ContainsAny(name, " +") {
-		return errors.New("--name (without spaces or +) and -o FILE are required")
-	}
-	_, vkey, err := audit.LoadOrCreateKeyFile(out, name, kt)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintln(stdout, vkey)
-	return nil
-}
-
-// cmdAuditCosign countersigns a checkpoint note (as fetched from
-// /api/v1/audit/checkpoint) with a cosigner's private key and prints the
-// note with the added signature, ready to submit.
-func cmdAuditCosign(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	var signer string
-	fs := newFlagSet("audit cosign", "audit cosign CHECKPOINT --signer KEYFILE", stderr)
-	fs.StringVar(&signer, "signer", "", "the cosigner's private key file (from audit keygen)")
-	var path string
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		path, args = args[0], args[1:]
-	}
-	if err := parse(fs, args, getenv); err != nil {
-		return err
-	}
-	if path == "" || signer == "" {
-		return errors.New("usage: gongshu audit cosign CHECKPOINT --signer KEYFILE")
-	}
-	note, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	skey, err := os.ReadFile(signer)
-	if err != nil {
-		return err
-	}
-	out, err := audit.CosignNote(string(note), strings.TrimSpace(string(skey)))
-	if err != nil {
-		return err
-	}
-	fmt.Fprint(stdout, out)
 	return nil
 }

@@ -313,9 +313,36 @@ func TestDemoAndAdminCommands(t *testing.T) {
 	if err := os.WriteFile(cpFile, []byte(b.Checkpoint), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cosigned, _, err := runCmd(t, nil, "audit", "cosign", cpFile, "--signer", keyFile)
+	cosigned, _, err := runCmd(t, nil, "audit", "cosign", cpFile, "--signer", keyFile, "--key", m[1])
 	if err != nil || strings.Count(cosigned, "\n— ") != 2 {
 		t.Fatalf("cosign: %q %v", cosigned, err)
+	}
+	// Issue 17, finding 4: nothing is cosigned unchecked: not without the
+	// log's key, not an altered size, not a junk note.
+	if _, _, err := runCmd(t, nil, "audit", "cosign", cpFile, "--signer", keyFile); err == nil {
+		t.Error("cosigned without the log's key")
+	}
+	sizeRE := regexp.MustCompile(`\n(\d+)\n`)
+	altered := sizeRE.ReplaceAllString(b.Checkpoint, "\n999999\n")
+	for name, text := range map[string]string{"altered size": altered, "junk": "not a checkpoint\n\n— x y\n"} {
+		bad := filepath.Join(t.TempDir(), "bad")
+		if err := os.WriteFile(bad, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if out, _, err := runCmd(t, nil, "audit", "cosign", bad, "--signer", keyFile, "--key", m[1]); err == nil || !strings.Contains(err.Error(), "refused") {
+			t.Errorf("%s cosigned: %q %v", name, out, err)
+		}
+	}
+	// Issue 17, finding 6: a --data that holds no platform is an error,
+	// never a new empty log.
+	empty := t.TempDir()
+	for _, args := range [][]string{{"audit", "check", "--data", empty}, {"audit", "export", "--data", empty}} {
+		if _, _, err := runCmd(t, nil, args...); err == nil || !strings.Contains(err.Error(), "does not hold a platform") {
+			t.Errorf("%v: %v", args, err)
+		}
+	}
+	if entries, _ := os.ReadDir(empty); len(entries) != 0 {
+		t.Errorf("the audit commands wrote into %s: %v", empty, entries)
 	}
 }
 

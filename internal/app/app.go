@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/gongshu/gongshu/internal/apperr"
 	"github.com/gongshu/gongshu/internal/audit"
 	"github.com/gongshu/gongshu/internal/engine"
 	"github.com/gongshu/gongshu/internal/i18n"
@@ -47,6 +48,10 @@ type Config struct {
 	// keeps its own.
 	AuditSuite audit.Suite
 	AuditKey   audit.KeyType
+	// AuditKeyFile is the checkpoint signing key's file; default in
+	// DataDir. In production it lives apart from the data directory, so
+	// that whoever can rewrite the store cannot also re-sign it.
+	AuditKeyFile string
 	// DomainURL names a PostgreSQL-wire data plane; empty: DuckDB in DataDir.
 	DomainURL string
 	// MetricsToken, when set, is the bearer token /metrics requires.
@@ -56,6 +61,8 @@ type Config struct {
 	// AuditAlarmRate raises an alarm when the audit log grows by more
 	// entries a minute than this (0: no alarm).
 	AuditAlarmRate int
+	// Witnesses are the witnesses each new checkpoint is submitted to.
+	Witnesses []audit.WitnessEndpoint
 }
 
 // App is a running platform's parts.
@@ -113,14 +120,18 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 	}
 	regions := region.Default()
 	log := audit.New(db, cfg.Now)
-	tree, err := audit.OpenTree(ctx, db, log, audit.TreeConfig{Suite: cfg.AuditSuite, KeyType: cfg.AuditKey, KeyDir: cfg.DataDir, Logger: cfg.Logger})
+	tree, err := audit.OpenTree(ctx, db, log, audit.TreeConfig{Suite: cfg.AuditSuite, KeyType: cfg.AuditKey, KeyDir: cfg.DataDir,
+		KeyFile: cfg.AuditKeyFile, Logger: cfg.Logger})
 	if err != nil {
 		db.Close()
 		return nil, err
 	}
 	// Catch up with entries committed before a crash, then verify the
-	// whole log against its last signed checkpoint before serving.
-	if _, err := tree.Integrate(ctx); err != nil {
+	// whole log against its last signed checkpoint, and the store against
+	// the checkpoint kept outside it, before serving. A store behind or
+	// forked from the kept checkpoint is refused: the check records it
+	// and returns a *audit.RollbackError.
+	if _, err := tree.Integrate(ctx); err != nil && !errors.As(err, new(*audit.RollbackError)) {
 		db.Close()
 		return nil, err
 	}
@@ -129,9 +140,18 @@ func Open(ctx context.Context, cfg Config) (*App, error) {
 		db.Close()
 		return nil, err
 	}
+	if err := tree.AddWitnesses(ctx, cfg.Witnesses); err != nil {
+		// A sealed log does not record the registration of a new
+		// witness: it starts without it, so the alarm can be acknowledged.
+		if !apperr.IsCode(err, apperr.Unavailable) {
+			db.Close()
+			return nil, err
+		}
+		cfg.Logger.Error("audit: a new witness is not registered while writes are refused", "err", err)
+	}
 	if a := res.Alarm; a != nil && a.AckedAt.IsZero() {
 		cfg.Logger.Error("AUDIT LOG INTEGRITY FAILURE: writes are refused until an administrator acknowledges",
-			"problem", a.Problem, "entry", a.EntryID, "leaf", a.LeafIndex, "alarm", a.ID)
+			"findings", res.Total, "problem", a.Problem, "entry", a.EntryID, "leaf", a.LeafIndex, "alarm", a.ID)
 	} else {
 		cfg.Logger.Info("audit log verified", "entries", res.Entries, "checkpoint", res.Size, "took", res.Duration, "suite", tree.Suite())
 	}
@@ -264,9 +284,13 @@ func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	ictx, stopIntegrator := context.WithCancel(context.Background())
 	integrated := make(chan struct{})
 	go func() { a.Tree.Run(ictx, 200*time.Millisecond); close(integrated) }()
+	// Witnesses cosign each new checkpoint, off the path of the appends.
+	witnessed := make(chan struct{})
+	go func() { a.Tree.RunWitnesses(ictx, nil, 0); close(witnessed) }()
 	defer func() {
 		stopIntegrator()
 		<-integrated
+		<-witnessed
 		// Sign what the last requests wrote before the process ends.
 		if _, err := a.Tree.Integrate(context.Background()); err != nil {
 			a.logger.Error("audit: final integration", "err", err)

@@ -57,3 +57,22 @@ func (t treeHasher) HashChildren(l, r []byte) []byte {
 }
 
 func (t treeHasher) Size() int { return 32 }
+
+// chainLink is a leaf's link in the hash chain the integrator keeps beside
+// the tree: H(0x02 || previous link || leaf hash), the first link having an
+// empty previous one. The byte 0x02 keeps links apart from the tree's
+// leaves (0x00) and nodes (0x01). A link binds a leaf hash to every leaf
+// hash before it, so a leaf hash changed on its own breaks its own link and
+// no other, and the check names that leaf.
+func (s Suite) chainLink(prev, leaf []byte) []byte {
+	var h hash.Hash
+	if s == SHA256 {
+		h = sha256.New()
+	} else {
+		h = sm3.New()
+	}
+	h.Write([]byte{2})
+	h.Write(prev)
+	h.Write(leaf)
+	return h.Sum(nil)
+}

@@ -83,8 +83,33 @@ func LoadOrCreateKeyFile(path, name string, typ KeyType) (note.Signer, string, e
 	} else if err != nil {
 		return nil, "", fmt.Errorf("audit: read signing key: %w", err)
 	}
-	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
-		return nil, "", fmt.Errorf("audit: signing key %s is readable by others (mode %v): chmod 600 it", path, fi.Mode().Perm())
+	if err := privateFile(path); err != nil {
+		return nil, "", err
+	}
+	return ParseSigner(strings.TrimSpace(string(b)))
+}
+
+// privateFile refuses a key file its group or others may access.
+func privateFile(path string) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("audit: signing key: %w", err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return fmt.Errorf("audit: signing key %s is accessible to its group or others (mode %v): chmod 600 it", path, fi.Mode().Perm())
+	}
+	return nil
+}
+
+// LoadKeyFile reads an existing signing key, refusing one readable by
+// others.
+func LoadKeyFile(path string) (note.Signer, string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, "", fmt.Errorf("audit: read signing key: %w", err)
+	}
+	if err := privateFile(path); err != nil {
+		return nil, "", err
 	}
 	return ParseSigner(strings.TrimSpace(string(b)))
 }
@@ -175,6 +200,13 @@ func NewVerifier(vkey string) (note.Verifier, error) {
 	}
 	if key[0] == ed25519Alg {
 		return note.NewVerifier(vkey)
+	}
+	if key[0] == cosigAlg {
+		h, err := strconv.ParseUint(parts[1], 16, 32)
+		if err != nil {
+			return nil, errors.New("audit: malformed verifier key hash")
+		}
+		return newCosigVerifier(parts[0], key, uint32(h))
 	}
 	if !bytes.HasPrefix(key, sm2Alg) {
 		return nil, errors.New("audit: verifier key of an unknown algorithm")

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -28,8 +29,20 @@ import (
 type TreeConfig struct {
 	Suite   Suite   // default SM3
 	KeyType KeyType // default SM2
-	// KeyDir holds the signing key (the data directory).
+	// KeyDir holds the signing key (the data directory), unless KeyFile
+	// names it elsewhere.
 	KeyDir string
+	// KeyFile is the signing key's file, kept apart from the data
+	// directory in production: whoever can rewrite the store must not
+	// also hold the key that signs it. It must be accessible to its
+	// owner only. Default KeyDir/audit-signer.key.
+	KeyFile string
+	// CheckpointFile is where the latest checkpoint is kept outside the
+	// SQL store; default KeyDir/audit-checkpoint, none without KeyDir.
+	CheckpointFile string
+	// MustExist refuses to create a new log: for commands that only read
+	// or check an existing one.
+	MustExist bool
 	// Origin names the log in its checkpoints; default
 	// "gongshu.audit/<random>", unique per log.
 	Origin string
@@ -52,9 +65,21 @@ type Tree struct {
 	vkey     string
 	origin   string
 
-	mu        sync.Mutex // serializes integration and guards rng, lastEntry
+	mu        sync.Mutex // serializes integration and guards the fields below
 	rng       *compact.Range
 	lastEntry int64
+	lastChain []byte // the chain link of the last leaf (nil before the first, or after legacy leaves)
+	// keptPath is the file outside the SQL store where the latest
+	// checkpoint is kept ("" keeps none); kept is what it holds.
+	keptPath string
+	kept     *Checkpoint
+	// rollback is set when the store is behind or forked from the kept
+	// checkpoint: the tree then refuses to integrate or sign.
+	rollback *RollbackError
+	// signed is the last checkpoint this process signed, not yet kept.
+	signed *Checkpoint
+	// witnesses are the witnesses new checkpoints are submitted to.
+	witnesses []*witnessClient
 }
 
 // batchSize bounds the entries integrated in one transaction.
@@ -77,6 +102,8 @@ func OpenTree(ctx context.Context, db *store.DB, log *Log, cfg TreeConfig) (*Tre
 	var suite, origin, vkey string
 	err := db.QueryRow(ctx, "SELECT suite, origin, verifier_key FROM audit_log WHERE id = 1").Scan(&suite, &origin, &vkey)
 	switch {
+	case errors.Is(err, sql.ErrNoRows) && cfg.MustExist:
+		return nil, ErrNoLog
 	case errors.Is(err, sql.ErrNoRows):
 		origin = cfg.Origin
 		if origin == "" {
@@ -84,12 +111,12 @@ func OpenTree(ctx context.Context, db *store.DB, log *Log, cfg TreeConfig) (*Tre
 			_, _ = rand.Read(b[:])
 			origin = "gongshu.audit/" + hex.EncodeToString(b[:])
 		}
-		signer, pub, err := LoadOrCreateKey(cfg.KeyDir, origin, cfg.KeyType)
+		signer, pub, err := loadOrCreateKey(cfg, origin)
 		if err != nil {
 			return nil, err
 		}
 		if signer.Name() != origin {
-			return nil, fmt.Errorf("audit: the signing key in %s is for log %q, not a new log: move it away or pass its origin", cfg.KeyDir, signer.Name())
+			return nil, fmt.Errorf("audit: the signing key %s is for log %q, not a new log: move it away or pass its origin", keyPath(cfg), signer.Name())
 		}
 		suite, vkey = string(cfg.Suite), pub
 		err = db.InTx(ctx, func(tx *store.Tx) error {
@@ -107,13 +134,26 @@ func OpenTree(ctx context.Context, db *store.DB, log *Log, cfg TreeConfig) (*Tre
 	case err != nil:
 		return nil, fmt.Errorf("audit: read log definition: %w", err)
 	}
-	if t.signer == nil {
-		signer, pub, err := LoadOrCreateKey(cfg.KeyDir, origin, cfg.KeyType)
+	switch {
+	case t.signer != nil:
+	case cfg.MustExist && keyPath(cfg) == "":
+		// Verify only: the check and the proofs need the public key alone.
+	case cfg.MustExist:
+		signer, pub, err := LoadKeyFile(keyPath(cfg))
 		if err != nil {
 			return nil, err
 		}
 		if pub != vkey {
-			return nil, fmt.Errorf("audit: the signing key in %s does not match the log's public key %s: restore the key that signed this log", cfg.KeyDir, vkey)
+			return nil, fmt.Errorf("audit: the signing key %s does not match the log's public key %s: restore the key that signed this log", keyPath(cfg), vkey)
+		}
+		t.signer = signer
+	default:
+		signer, pub, err := loadOrCreateKey(cfg, origin)
+		if err != nil {
+			return nil, err
+		}
+		if pub != vkey {
+			return nil, fmt.Errorf("audit: the signing key %s does not match the log's public key %s: restore the key that signed this log", keyPath(cfg), vkey)
 		}
 		t.signer = signer
 	}
@@ -126,13 +166,41 @@ func OpenTree(ctx context.Context, db *store.DB, log *Log, cfg TreeConfig) (*Tre
 	t.vkey, t.origin = vkey, origin
 	t.hasher = t.suite.Hasher()
 	t.factory = &compact.RangeFactory{Hash: t.hasher.HashChildren}
-	if err := t.reload(ctx); err != nil {
+	t.keptPath = cfg.CheckpointFile
+	if t.keptPath == "" && cfg.KeyDir != "" {
+		t.keptPath = filepath.Join(cfg.KeyDir, CheckpointFile)
+	}
+	if t.kept, err = t.readKept(); err != nil {
+		return nil, err
+	}
+	// A store behind or forked from the kept checkpoint is not an error
+	// here: Check records it and Integrate refuses to sign over it.
+	if err := t.reload(ctx); err != nil && !errors.As(err, new(*RollbackError)) {
 		return nil, err
 	}
 	if err := t.rebuildPostings(ctx); err != nil {
 		return nil, err
 	}
 	return t, nil
+}
+
+// keyPath is where the signing key of cfg lives ("" for none).
+func keyPath(cfg TreeConfig) string {
+	if cfg.KeyFile != "" {
+		return cfg.KeyFile
+	}
+	if cfg.KeyDir == "" {
+		return ""
+	}
+	return filepath.Join(cfg.KeyDir, KeyFile)
+}
+
+// loadOrCreateKey reads the signing key of cfg, creating it on first start.
+func loadOrCreateKey(cfg TreeConfig, origin string) (note.Signer, string, error) {
+	if cfg.KeyFile != "" {
+		return LoadOrCreateKeyFile(cfg.KeyFile, origin, cfg.KeyType)
+	}
+	return LoadOrCreateKey(cfg.KeyDir, origin, cfg.KeyType)
 }
 
 // Suite, Origin and VerifierKey describe the log.
@@ -143,7 +211,9 @@ func (t *Tree) VerifierKey() string { return t.vkey }
 // Verifier checks this log's checkpoint signatures.
 func (t *Tree) Verifier() note.Verifier { return t.verifier }
 
-// reload rebuilds the compact range from the stored tree.
+// reload rebuilds the compact range from the stored tree, and checks that
+// the stored tree still extends the checkpoint kept outside the store (a
+// *RollbackError when it does not, which also stops integration).
 func (t *Tree) reload(ctx context.Context) error {
 	var size int64
 	var last sql.NullInt64
@@ -159,7 +229,17 @@ func (t *Tree) reload(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("audit: rebuild tree state: %w", err)
 	}
-	t.rng, t.lastEntry = rng, last.Int64
+	var chain []byte
+	if size > 0 {
+		if err := t.db.QueryRow(ctx, "SELECT chain FROM audit_leaves WHERE leaf_index = ?", size-1).Scan(&chain); err != nil {
+			return fmt.Errorf("audit: read the leaf chain: %w", err)
+		}
+	}
+	t.rng, t.lastEntry, t.lastChain = rng, last.Int64, chain
+	if rb := t.checkKept(ctx, uint64(size)); rb != nil {
+		t.rollback = rb
+		return rb
+	}
 	return nil
 }
 
@@ -285,20 +365,37 @@ var errStale = errors.New("audit: another server integrated first")
 // Integrate appends every committed entry not yet in the tree, in entry ID
 // order (which is commit order: see Log.Append), and signs a checkpoint.
 // It returns how many entries it added.
+//
+// It refuses (with the *RollbackError) while the store is behind or forked
+// from the checkpoint kept outside it, and keeps each new checkpoint there.
 func (t *Tree) Integrate(ctx context.Context) (int, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	total := 0
 	for {
+		if t.rollback != nil {
+			t.sealRollback(ctx)
+			return total, t.rollback
+		}
+		if t.signer == nil {
+			return total, ErrNoSigner
+		}
 		n, err := t.integrateBatch(ctx)
 		if errors.Is(err, errStale) {
-			if err := t.reload(ctx); err != nil {
+			// A rollback found by the reload is refused at the top.
+			if err := t.reload(ctx); err != nil && t.rollback == nil {
 				return total, err
 			}
 			continue
 		}
 		total += n
 		if err != nil || n < batchSize {
+			if kerr := t.keepSigned(); kerr != nil {
+				err = errors.Join(err, kerr)
+			}
+			if total > 0 {
+				t.notifyWitnesses()
+			}
 			return total, err
 		}
 	}
@@ -312,6 +409,7 @@ func (t *Tree) integrateBatch(ctx context.Context) (int, error) {
 	type leaf struct {
 		entry int64
 		hash  []byte
+		chain []byte
 	}
 	var leaves []leaf
 	keyed := map[string][]int64{}
@@ -321,7 +419,7 @@ func (t *Tree) integrateBatch(ctx context.Context) (int, error) {
 			rows.Close()
 			return 0, fmt.Errorf("audit: read entries to integrate: %w", err)
 		}
-		leaves = append(leaves, leaf{e.ID, t.hasher.HashLeaf(LeafBytes(e, details))})
+		leaves = append(leaves, leaf{entry: e.ID, hash: t.hasher.HashLeaf(LeafBytes(e, details))})
 		for _, k := range lookupKeys(e) {
 			keyed[k] = append(keyed[k], e.ID)
 		}
@@ -332,6 +430,11 @@ func (t *Tree) integrateBatch(ctx context.Context) (int, error) {
 	}
 	if len(leaves) == 0 {
 		return 0, nil
+	}
+	chain := t.lastChain
+	for i := range leaves {
+		chain = t.suite.chainLink(chain, leaves[i].hash)
+		leaves[i].chain = chain
 	}
 	begin := t.rng.End()
 	rng, err := t.factory.NewRange(0, begin, cloneHashes(t.rng.Hashes()))
@@ -381,9 +484,9 @@ func (t *Tree) integrateBatch(ctx context.Context) (int, error) {
 		}
 		leafRows := make([][]any, len(leaves))
 		for i, l := range leaves {
-			leafRows[i] = []any{int64(begin) + int64(i), l.entry, l.hash}
+			leafRows[i] = []any{int64(begin) + int64(i), l.entry, l.hash, l.chain}
 		}
-		if err := t.log.insertRows(ctx, tx, "INSERT INTO audit_leaves (leaf_index, entry_id, hash) VALUES ", leafRows); err != nil {
+		if err := t.log.insertRows(ctx, tx, "INSERT INTO audit_leaves (leaf_index, entry_id, hash, chain) VALUES ", leafRows); err != nil {
 			return err
 		}
 		nodeRows := make([][]any, len(nodes))
@@ -406,7 +509,7 @@ func (t *Tree) integrateBatch(ctx context.Context) (int, error) {
 		}
 		return 0, fmt.Errorf("audit: integrate %d entries: %w", len(leaves), err)
 	}
-	t.rng, t.lastEntry = rng, leaves[len(leaves)-1].entry
+	t.rng, t.lastEntry, t.lastChain, t.signed = rng, leaves[len(leaves)-1].entry, chain, &cp
 	return len(leaves), nil
 }
 

@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/transparency-dev/merkle/proof"
 	"golang.org/x/mod/sumdb/note"
@@ -164,5 +166,49 @@ func TestCosignOverAPI(t *testing.T) {
 	w, _ := note.NewVerifier(vkey)
 	if _, err := audit.ParseCheckpoint([]byte(published.Note), w); err != nil {
 		t.Fatalf("published checkpoint lacks the authority's cosignature: %v\n%s", err, published.Note)
+	}
+}
+
+// Issue 17: the audit page shows each witness and how far it cosigned;
+// a witness that leaves the latest checkpoint uncosigned is flagged.
+func TestConsoleShowsWitnesses(t *testing.T) {
+	e := newEnv(t, false)
+	ctx := context.Background()
+	skey, wkey, err := audit.GenerateWitnessKey("regulator.example/witness")
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := audit.ParseWitnessSigner(skey, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := audit.OpenWitness(signer, []audit.WitnessedLog{{VerifierKey: e.app.Tree.VerifierKey(), Suite: e.app.Tree.Suite()}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(w.Handler())
+	defer srv.Close()
+	if err := e.app.Tree.AddWitnesses(ctx, []audit.WitnessEndpoint{{URL: srv.URL, VerifierKey: wkey}}); err != nil {
+		t.Fatal(err)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { e.app.Tree.RunWitnesses(rctx, srv.Client(), 20*time.Millisecond); close(done) }()
+	defer func() { cancel(); <-done }()
+	if _, err := e.app.Tree.Integrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	reg := e.client()
+	reg.mustLogin("regulator.cac")
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		page := reg.get("/console/audit")
+		if strings.Contains(page.body, "regulator.example/witness") && !strings.Contains(page.body, `id="witness-behind"`) &&
+			e.app.Tree.WitnessStatuses()[0].Cosigned > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("witness not shown as cosigning: %+v", e.app.Tree.WitnessStatuses())
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -405,6 +405,24 @@ type auditData struct {
 	Filter  audit.Filter
 	Query   url.Values
 	Next    int64
+	// Witnesses are the witnesses the checkpoints are submitted to; Behind
+	// flags one that has not cosigned the latest checkpoint a minute on.
+	Witnesses []witnessLine
+}
+
+type witnessLine struct {
+	audit.WitnessStatus
+	Behind bool
+}
+
+// witnessLines says how each witness keeps up with the latest checkpoint.
+func (s *Server) witnessLines(latest audit.Checkpoint) []witnessLine {
+	var out []witnessLine
+	for _, w := range s.tree.WitnessStatuses() {
+		out = append(out, witnessLine{WitnessStatus: w,
+			Behind: w.Cosigned < latest.Size && s.now().Sub(latest.At) > time.Minute})
+	}
+	return out
 }
 
 func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, p *identity.Principal) {
@@ -426,7 +444,7 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, p *identity.P
 		s.fail(w, r, err)
 		return
 	}
-	d := auditData{Entries: es, All: all, Filter: f, Query: r.URL.Query(), Key: s.tree.VerifierKey(), Latest: latest}
+	d := auditData{Entries: es, All: all, Filter: f, Query: r.URL.Query(), Key: s.tree.VerifierKey(), Latest: latest, Witnesses: s.witnessLines(latest)}
 	if len(es) == f.Limit {
 		d.Next = es[len(es)-1].ID
 	}
