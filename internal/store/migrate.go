@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"sort"
@@ -90,6 +91,10 @@ func Migrations(d Dialect) ([]Migration, error) {
 // Several servers starting at once on one PostgreSQL serialize on an
 // advisory lock; on SQLite the immediate transaction does the same.
 // It returns the versions it applied.
+// ErrMigrationMismatch: the store recorded a migration number under a
+// name this build does not have.
+var ErrMigrationMismatch = errors.New("store: migration recorded under another name")
+
 func (db *DB) Migrate(ctx context.Context) ([]int, error) {
 	ms, err := Migrations(db.dialect)
 	if err != nil {
@@ -110,18 +115,38 @@ func (db *DB) Migrate(ctx context.Context) ([]int, error) {
 					return err
 				}
 			}
-			var n int
-			if err := tx.QueryRow(ctx, "SELECT COUNT(*) FROM schema_migrations WHERE version = ?", m.Version).Scan(&n); err != nil {
+			var names []string
+			rows, err := tx.Query(ctx, "SELECT name FROM schema_migrations WHERE version = ?", m.Version)
+			if err != nil {
 				return err
 			}
-			if n > 0 {
+			for rows.Next() {
+				var n string
+				if err := rows.Scan(&n); err != nil {
+					rows.Close()
+					return err
+				}
+				names = append(names, n)
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			if len(names) > 0 {
+				// A number recorded under another name is a migration this
+				// code does not have (one withdrawn before release):
+				// skipping it silently would leave this one's tables out.
+				if names[0] != m.Name {
+					return fmt.Errorf("%w: version %d is recorded as %q, this build's is %q; restore a backup taken before that migration, or apply %04d_%s by hand",
+						ErrMigrationMismatch, m.Version, names[0], m.Name, m.Version, m.Name)
+				}
 				return nil
 			}
 			if err := execScript(ctx, tx, m.SQL); err != nil {
 				return err
 			}
 			did = true
-			_, err := tx.Exec(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+			_, err = tx.Exec(ctx, "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
 				m.Version, m.Name, time.Now().UTC())
 			return err
 		})

@@ -275,3 +275,17 @@ func TestOpenRefusesUnknownURL(t *testing.T) {
 		t.Fatalf("err = %v, want a refusal that hides the password", err)
 	}
 }
+
+// A store that recorded a migration number under another name (one
+// withdrawn before release) is refused with a reason, not skipped.
+func TestMigrationRecordedUnderAnotherName(t *testing.T) {
+	db := storetest.SQLite(t)
+	ctx := context.Background()
+	if _, err := db.Exec(ctx, "UPDATE schema_migrations SET name = 'withdrawn' WHERE version = (SELECT MAX(version) FROM schema_migrations)"); err == nil {
+		if _, err := db.Migrate(ctx); !errors.Is(err, store.ErrMigrationMismatch) {
+			t.Fatalf("migrate over a renamed record: %v", err)
+		}
+	} else {
+		t.Fatal(err)
+	}
+}
