@@ -25,7 +25,7 @@ func testCatalog() Catalog {
 					{Name: "district", Role: Group, Type: "VARCHAR"},
 					{Name: "industry", Role: Group},
 					{Name: "gender", Role: Group},
-					{Name: "birth_year", Role: Group},
+					{Name: "birth_year", Role: Group, Type: "BIGINT"},
 					{Name: "month", Role: Group, Type: "VARCHAR"},
 					{Name: "employer_code", Role: Join},
 					{Name: "amount", Role: Aggregate, Aggregates: []string{"count", "sum", "avg", "stddev", "max"}},

@@ -45,6 +45,11 @@ type origin struct {
 	table, column string
 	role          Role
 	aggs          aggset
+	// extreme: min and max may be taken of it: a dimension that is not a
+	// number (a date, a code), or a number whose policy lists min or max
+	// (the holder's recorded allowance). The largest amount in a group is
+	// one unit's amount, whatever the column's role.
+	extreme bool
 }
 
 func (o *origin) name() string { return o.table + "." + o.column }
@@ -757,7 +762,8 @@ func (a *analyzer) rangeVar(rv *pg.RangeVar, sc *scope) *refusal {
 	a.uses = append(a.uses, tu)
 	rel := &relation{uses: []*tableUse{tu}}
 	for _, col := range t.Columns {
-		o := &origin{table: t.Name, column: col.Name, role: col.Role, aggs: columnAggs(col)}
+		o := &origin{table: t.Name, column: col.Name, role: col.Role, aggs: columnAggs(col),
+			extreme: (col.Role == Group || col.Role == Visible) && (!isNumericType(col.Type) || listsExtreme(col))}
 		c := capab{perm: rolePerm(col.Role), aggs: o.aggs, origins: []*origin{o},
 			ident: col.Identifier || col.Name == t.Unit, names: col.PersonNames, prot: col.Role == Aggregate,
 			text: isTextType(col.Type), notNull: col.NotNull, identifying: col.Identifying}

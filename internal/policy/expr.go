@@ -412,8 +412,8 @@ func (a *analyzer) funcCall(fc *pg.FuncCall, sc *scope, ctx exprCtx, depth int) 
 		if !countUnit {
 			if bit == aggMin || bit == aggMax {
 				for _, o := range args.origins {
-					if o.role != Group && o.role != Visible {
-						return capab{}, refuse(CodeLeakingAggregate, fc.Location, name+" of protected column "+o.name(),
+					if !o.extreme || args.ident {
+						return capab{}, refuse(CodeLeakingAggregate, fc.Location, name+" of column "+o.name()+" is one unit's value",
 							"function", name, "column", o.name())
 					}
 				}

@@ -118,6 +118,29 @@ type Column struct {
 	Type string
 }
 
+// isNumericType reports whether an engine type name holds numbers.
+func isNumericType(t string) bool {
+	t = strings.ToUpper(t)
+	for _, p := range []string{"TINYINT", "SMALLINT", "INTEGER", "INT", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
+		"UINTEGER", "UBIGINT", "UHUGEINT", "FLOAT", "REAL", "DOUBLE", "DECIMAL", "NUMERIC"} {
+		if strings.HasPrefix(t, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// listsExtreme: the column's policy lists min or max, the recorded
+// allowance for order statistics on a number.
+func listsExtreme(c Column) bool {
+	for _, a := range c.Aggregates {
+		if a = strings.ToLower(a); a == "min" || a == "max" {
+			return true
+		}
+	}
+	return false
+}
+
 // isTextType reports whether an engine type name holds text.
 func isTextType(t string) bool {
 	t = strings.ToUpper(t)
