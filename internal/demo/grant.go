@@ -8,6 +8,7 @@ import (
 	"github.com/gongshu/gongshu/internal/governance"
 	"github.com/gongshu/gongshu/internal/grant"
 	"github.com/gongshu/gongshu/internal/identity"
+	"github.com/gongshu/gongshu/internal/policy"
 	"github.com/gongshu/gongshu/internal/sandbox"
 )
 
@@ -169,10 +170,51 @@ func SeedWorkspace(ctx context.Context, sbx *sandbox.Service, ids *identity.Serv
 		if err != nil {
 			return err
 		}
-		if _, err := sbx.CreateWorkspace(ctx, p, agreementID, "demo", "企业经营活跃度指数与普惠金融授信评估"); err != nil {
+		ws, err := sbx.CreateWorkspace(ctx, p, agreementID, "demo", "企业经营活跃度指数与普惠金融授信评估")
+		if err != nil {
 			return fmt.Errorf("demo workspace: %w", err)
 		}
-		return nil
+		return seedPersonPolicy(ctx, sbx, ids, creds, p, ws.ID)
 	}
 	return fmt.Errorf("demo: no account op.ganshu")
+}
+
+// personBounds clamp one person's monthly amounts in the social-insurance
+// resource (yuan): the agency's bounds for its sums and averages under
+// differential privacy, the default rule for data on natural persons.
+var personBounds = map[string][2]int64{
+	"base": {0, 40000}, "pension_unit": {0, 8000}, "pension_person": {0, 4000}, "medical_unit": {0, 4000},
+	"medical_person": {0, 1000}, "unemployment_unit": {0, 500}, "unemployment_person": {0, 500}, "injury_unit": {0, 1000},
+}
+
+// seedPersonPolicy has the agency put the person-level resource of the
+// demo workspace under differential privacy with clamping bounds, so that
+// sums and averages of contribution bases can be released with noise.
+func seedPersonPolicy(ctx context.Context, sbx *sandbox.Service, ids *identity.Service, creds Credentials, op identity.Principal, workspaceID int64) error {
+	ws, err := sbx.Workspace(ctx, op, workspaceID)
+	if err != nil {
+		return fmt.Errorf("demo workspace: %w", err)
+	}
+	var agency identity.Principal
+	for _, a := range creds.Accounts {
+		if a.Login == "agency" {
+			if agency, err = ids.AuthenticateToken(ctx, a.Token); err != nil {
+				return err
+			}
+		}
+	}
+	for _, r := range ws.Resources {
+		if r.Name != "社会保险参保缴费信息" {
+			continue
+		}
+		// Keyed by column name: the data may still be loading.
+		rp := sandbox.ResourcePolicy{Rule: policy.RuleDP, Columns: map[string]sandbox.ColumnPolicy{}}
+		for c, b := range personBounds {
+			rp.Columns[c] = sandbox.ColumnPolicy{Role: policy.Aggregate, Lower: b[0], Upper: b[1]}
+		}
+		if err := sbx.SetPolicy(ctx, agency, r.ID, rp); err != nil {
+			return fmt.Errorf("demo policy of %s: %w", r.Name, err)
+		}
+	}
+	return nil
 }
