@@ -83,14 +83,7 @@ func (an *analysis) rewriteDP(opt Options) (Plan, *refusal) {
 		}
 		name := rt.Name
 		if gi := indexOf(groups, s); gi >= 0 {
-			if name == "" {
-				if cr := rt.Val.GetColumnRef(); cr != nil {
-					name = cr.Fields[len(cr.Fields)-1].GetString_().GetSval()
-				} else {
-					name = fmt.Sprintf("group_%d", gi+1)
-				}
-			}
-			outer = append(outer, fmt.Sprintf(`"__gs_g%d" AS %s`, gi, quoteIdent(name)))
+			outer = append(outer, fmt.Sprintf(`"__gs_g%d" AS %s`, gi, quoteIdent(groupName(rt, gi))))
 			p.Aggregated = append(p.Aggregated, false)
 			continue
 		}
@@ -208,6 +201,18 @@ func (an *analysis) rewriteDP(opt Options) (Plan, *refusal) {
 	return p, nil
 }
 
+// groupName is the output name of a group key: the operator's alias, the
+// column's name, or group_N.
+func groupName(rt *pg.ResTarget, gi int) string {
+	if rt.Name != "" {
+		return rt.Name
+	}
+	if cr := rt.Val.GetColumnRef(); cr != nil {
+		return cr.Fields[len(cr.Fields)-1].GetString_().GetSval()
+	}
+	return fmt.Sprintf("group_%d", gi+1)
+}
+
 func indexOf(xs []string, s string) int {
 	for i, x := range xs {
 		if x == s {
@@ -263,14 +268,7 @@ func (an *analysis) rewriteDPRows(opt Options, t *Table, groups []string, allowe
 		}
 		name := rt.Name
 		if gi := indexOf(groups, s); gi >= 0 {
-			if name == "" {
-				if cr := rt.Val.GetColumnRef(); cr != nil {
-					name = cr.Fields[len(cr.Fields)-1].GetString_().GetSval()
-				} else {
-					name = fmt.Sprintf("group_%d", gi+1)
-				}
-			}
-			outer = append(outer, fmt.Sprintf("%s AS %s", groups[gi], quoteIdent(name)))
+			outer = append(outer, fmt.Sprintf("%s AS %s", groups[gi], quoteIdent(groupName(rt, gi))))
 			p.Aggregated = append(p.Aggregated, false)
 			continue
 		}
