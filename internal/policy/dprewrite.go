@@ -231,6 +231,15 @@ func bounds(t *Table, col string) (lo, hi int64, ok bool) {
 	return 0, 0, false
 }
 
+func withinBounds(t *Table, col string) bool {
+	for _, c := range t.Columns {
+		if c.Name == col {
+			return c.WithinBounds
+		}
+	}
+	return false
+}
+
 func absInt(x int64) int64 {
 	if x < 0 {
 		return -x
@@ -306,6 +315,9 @@ func (an *analysis) rewriteDPRows(opt Options, t *Table, groups []string, allowe
 				return Plan{}, false, dpRefuse(fn + " of " + argName + " needs clamping bounds in the policy")
 			}
 			clamped := fmt.Sprintf("LEAST(GREATEST(%s, %d), %d)", arg, lo, hi)
+			if withinBounds(t, argName) {
+				clamped = arg // the version's values already lie within the bounds
+			}
 			outer = append(outer, fmt.Sprintf("sum(%s) AS %s", clamped, quoteIdent(name)))
 			col.Kind, col.Sensitivity = fn, m*max(absInt(lo), absInt(hi))
 			col.Lower, col.Upper = lo, hi

@@ -81,7 +81,13 @@ func verifyPlan(p Plan, cat Catalog) error {
 				if (c.Kind == "count" && c.Sensitivity < rows) || (c.Kind != "count" && c.Sensitivity < rows*max(absInt(c.Lower), absInt(c.Upper))) {
 					return fmt.Errorf("DP row plan column %d with sensitivity %d below its bound", c.Output, c.Sensitivity)
 				}
-				if c.Kind != "count" && !strings.Contains(p.SQL, "LEAST(GREATEST(") {
+				within := true
+				for _, col := range table.Columns {
+					if (col.Lower != 0 || col.Upper != 0) && !col.WithinBounds {
+						within = false
+					}
+				}
+				if c.Kind != "count" && !within && !strings.Contains(p.SQL, "LEAST(GREATEST(") {
 					return fmt.Errorf("DP row plan sum without a clamp")
 				}
 			}

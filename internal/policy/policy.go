@@ -112,6 +112,10 @@ type Column struct {
 	// measured fact of the immutable version): a number over it then has
 	// exactly the contributors of its group, and needs no count of its own.
 	NotNull bool
+	// WithinBounds says every value of the column in the data version lies
+	// in [Lower, Upper] (measured): clamping a row then changes nothing,
+	// and the DP rewrite's row form leaves it out.
+	WithinBounds bool
 	// Type is the engine's type of the column (VARCHAR, BIGINT, DATE …),
 	// when known: a text column may not be cast to another type, since
 	// the cast could fail for some values only.

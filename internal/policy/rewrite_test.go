@@ -151,6 +151,17 @@ func TestRewriteDPBoundedByStatistics(t *testing.T) {
 			t.Error(err)
 		}
 	}
+	// A version whose costs all lie within [0, 5000] needs no clamp.
+	cat := testCatalog()
+	cat.Tables[4].UnitRows = &UnitRows{Max: 6}
+	q := "SELECT district, sum(cost) FROM medical_visits GROUP BY district"
+	if p, _ := Rewrite(q, cat, opt); !strings.Contains(p.SQL, "LEAST(GREATEST(cost, 0), 5000)") {
+		t.Errorf("no clamp without the statistics: %s", p.SQL)
+	}
+	cat.Tables[4].Columns[3].WithinBounds = true
+	if p, _ := Rewrite(q, cat, opt); strings.Contains(p.SQL, "LEAST(") || p.Noise.Columns[0].Sensitivity != 6*5000 {
+		t.Errorf("a clamp the statistics make useless, or a changed sensitivity: %s %+v", p.SQL, p.Noise.Columns[0])
+	}
 }
 
 // Size and depth caps are configurable and refuse before parsing.

@@ -141,9 +141,18 @@ func benchEngine(ctx context.Context, dir, dsn string, rows int, cat policy.Cata
 	// rows a person has in the version (at most 12).
 	dpCat.Tables[0].Rule = policy.Rule{Kind: policy.RuleDP, K: 10, MaxGroupsPerUnit: int(min(stats.Max, 12)), MaxRowsPerGroup: 1}
 	dpCat.Tables[0].Columns = append([]policy.Column(nil), withStats.Tables[0].Columns...)
+	// The measurement of a version also finds the least and greatest
+	// amounts; when they lie within the clamping bounds, no row is clamped.
+	span, err := r.Run(ctx, "SELECT CAST(min(amount) AS DOUBLE PRECISION), CAST(max(amount) AS DOUBLE PRECISION) FROM "+table, []string{table}, lim)
+	if err != nil {
+		return err
+	}
 	for i := range dpCat.Tables[0].Columns {
-		if dpCat.Tables[0].Columns[i].Name == "amount" {
-			dpCat.Tables[0].Columns[i].Lower, dpCat.Tables[0].Columns[i].Upper = 0, 5000
+		if c := &dpCat.Tables[0].Columns[i]; c.Name == "amount" {
+			c.Lower, c.Upper = 0, 5000
+			lo, _ := span.Rows[0][0].(float64)
+			hi, _ := span.Rows[0][1].(float64)
+			c.WithinBounds = lo >= 0 && hi <= 5000
 		}
 	}
 	smp := dp.NewSampler(rand.Reader)

@@ -103,8 +103,10 @@ func MeasureUnitRows(ctx context.Context, r *engine.Runner, relation, unit strin
 type columnStats struct {
 	units    int64
 	distinct map[string]int64
-	// nulls counts each column's NULLs.
-	nulls map[string]int64
+	// nulls counts each column's NULLs; lo and hi are the least and
+	// greatest values of numeric columns.
+	nulls  map[string]int64
+	lo, hi map[string]float64
 }
 
 // cachedStats returns the column statistics already measured, or nil.
@@ -130,6 +132,11 @@ func applyStats(t *policy.Table, cs *columnStats, free map[string]bool) {
 		c := &t.Columns[i]
 		if n, ok := cs.nulls[c.Name]; ok && n == 0 {
 			c.NotNull = true
+		}
+		lo, okLo := cs.lo[c.Name]
+		hi, okHi := cs.hi[c.Name]
+		if okLo && okHi && c.Lower < c.Upper && lo >= float64(c.Lower) && hi <= float64(c.Upper) {
+			c.WithinBounds = true
 		}
 		if d, ok := cs.distinct[c.Name]; ok && cs.units >= 20 && 2*d >= cs.units && !free[c.Name] &&
 			(c.Role == policy.Group || c.Role == policy.Visible) && t.Rule.Kind != policy.RuleList {
@@ -170,6 +177,14 @@ func (s *Service) statsOf(ctx context.Context, r Resource) (columnStats, error) 
 	for _, c := range all {
 		exprs = append(exprs, "CAST(count("+engine.QuoteIdent(c)+") AS BIGINT)")
 	}
+	var nums []string
+	for _, c := range r.table.Columns {
+		if c.Role != policy.Hidden && isNumeric(c.Type) {
+			nums = append(nums, c.Name)
+			q := engine.QuoteIdent(c.Name)
+			exprs = append(exprs, "CAST(min("+q+") AS DOUBLE PRECISION)", "CAST(max("+q+") AS DOUBLE PRECISION)")
+		}
+	}
 	res, err := s.runner.Run(ctx, "SELECT "+strings.Join(exprs, ", ")+" FROM "+engine.QuoteIdent(r.relation), []string{r.relation}, s.opt.Limits)
 	if err != nil {
 		return columnStats{}, fmt.Errorf("measure columns of %s: %w", r.relation, err)
@@ -187,6 +202,16 @@ func (s *Service) statsOf(ctx context.Context, r Resource) (columnStats, error) 
 	for i, c := range all {
 		n, _ := toInt(row[len(cols)+i+2])
 		cs.nulls[c] = total - n
+	}
+	cs.lo, cs.hi = map[string]float64{}, map[string]float64{}
+	base := len(cols) + len(all) + 2
+	for i, c := range nums {
+		if lo, ok := row[base+2*i].(float64); ok {
+			cs.lo[c] = lo
+		}
+		if hi, ok := row[base+2*i+1].(float64); ok {
+			cs.hi[c] = hi
+		}
 	}
 	s.unitMu.Lock()
 	if s.colStats == nil {
@@ -303,4 +328,15 @@ func (s *Service) estimateRows(ctx context.Context, p policy.Plan, touched []Res
 		total += groups
 	}
 	return total
+}
+
+// isNumeric reports whether an engine type holds numbers.
+func isNumeric(t string) bool {
+	t = strings.ToUpper(t)
+	for _, p := range []string{"TINYINT", "SMALLINT", "INT", "BIGINT", "HUGEINT", "FLOAT", "REAL", "DOUBLE", "DECIMAL", "NUMERIC", "UBIGINT", "UINTEGER"} {
+		if strings.HasPrefix(t, p) {
+			return true
+		}
+	}
+	return false
 }
