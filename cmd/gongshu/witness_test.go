@@ -62,8 +62,6 @@ var (
 	publicKeyRE  = regexp.MustCompile(`public key: (\S+)`)
 )
 
-// knock writes n audit entries the way the public can: refused anonymous
-// changes are audited.
 // knockAs writes n audit entries: requests that create an API token, with
 // token as the bearer (an anonymous refusal when empty; beyond a few a
 // minute from one address those are folded into one summary, so tests
