@@ -85,13 +85,7 @@ func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
 	for _, engine := range engines {
 		t.Run(engine, func(t *testing.T) {
 			dir := t.TempDir()
-			common := []string{"--data", dir, "--addr", "127.0.0.1:0"}
-			storeFlags := []string{"--data", dir}
-			if engine == "postgres" {
-				u := storetest.PostgresURL(t)
-				common = append(common, "--db", u)
-				storeFlags = append(storeFlags, "--db", u)
-			}
+			common, storeFlags, _ := engineFlags(t, engine, dir)
 			seed, _ := start(t, servingRE, append([]string{"demo", "--scale", "0"}, common...)...)
 			seed.stop(t)
 			token := demoToken(t, dir)

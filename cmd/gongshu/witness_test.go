@@ -62,6 +62,21 @@ var (
 	publicKeyRE  = regexp.MustCompile(`public key: (\S+)`)
 )
 
+// engineFlags are the flags of a server on a loopback port (common) and
+// of a store command (storeFlags) over dir, with a fresh PostgreSQL
+// schema as the store when engine is "postgres" (dbURL).
+func engineFlags(t *testing.T, engine, dir string) (common, storeFlags []string, dbURL string) {
+	t.Helper()
+	common = []string{"--data", dir, "--addr", "127.0.0.1:0"}
+	storeFlags = []string{"--data", dir}
+	if engine == "postgres" {
+		dbURL = storetest.PostgresURL(t)
+		common = append(common, "--db", dbURL)
+		storeFlags = append(storeFlags, "--db", dbURL)
+	}
+	return common, storeFlags, dbURL
+}
+
 // knockAs writes n audit entries: requests that create an API token, with
 // token as the bearer (an anonymous refusal when empty; beyond a few a
 // minute from one address those are folded into one summary, so tests
@@ -199,18 +214,7 @@ func TestServeWithWitnessEndToEnd(t *testing.T) {
 	for _, engine := range engines {
 		t.Run(engine, func(t *testing.T) {
 			dir := t.TempDir()
-			var dbURL string
-			if engine == "postgres" {
-				dbURL = storetest.PostgresURL(t)
-			}
-			common := []string{"--data", dir, "--addr", "127.0.0.1:0"}
-			if dbURL != "" {
-				common = append(common, "--db", dbURL)
-			}
-			storeFlags := []string{"--data", dir}
-			if dbURL != "" {
-				storeFlags = append(storeFlags, "--db", dbURL)
-			}
+			common, storeFlags, dbURL := engineFlags(t, engine, dir)
 			// The platform exists (a seeded demo); the regulator then runs a
 			// witness for its log.
 			first0, base := start(t, servingRE, append([]string{"demo", "--scale", "0"}, common...)...)

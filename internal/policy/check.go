@@ -763,7 +763,7 @@ func (a *analyzer) rangeVar(rv *pg.RangeVar, sc *scope) *refusal {
 	rel := &relation{uses: []*tableUse{tu}}
 	for _, col := range t.Columns {
 		o := &origin{table: t.Name, column: col.Name, role: col.Role, aggs: columnAggs(col),
-			extreme: (col.Role == Group || col.Role == Visible) && (!isNumericType(col.Type) || listsExtreme(col))}
+			extreme: (col.Role == Group || col.Role == Visible) && (!IsNumericType(col.Type) || listsExtreme(col))}
 		c := capab{perm: rolePerm(col.Role), aggs: o.aggs, origins: []*origin{o},
 			ident: col.Identifier || col.Name == t.Unit, names: col.PersonNames, prot: col.Role == Aggregate,
 			text: isTextType(col.Type), notNull: col.NotNull, identifying: col.Identifying}

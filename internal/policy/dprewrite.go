@@ -223,21 +223,25 @@ func indexOf(xs []string, s string) int {
 }
 
 func bounds(t *Table, col string) (lo, hi int64, ok bool) {
-	for _, c := range t.Columns {
-		if c.Name == col {
-			return c.Lower, c.Upper, c.Lower < c.Upper
-		}
+	if c := t.column(col); c != nil {
+		return c.Lower, c.Upper, c.Lower < c.Upper
 	}
 	return 0, 0, false
 }
 
 func withinBounds(t *Table, col string) bool {
-	for _, c := range t.Columns {
-		if c.Name == col {
-			return c.WithinBounds
+	c := t.column(col)
+	return c != nil && c.WithinBounds
+}
+
+// column is t's column named name, or nil.
+func (t *Table) column(name string) *Column {
+	for i := range t.Columns {
+		if t.Columns[i].Name == name {
+			return &t.Columns[i]
 		}
 	}
-	return false
+	return nil
 }
 
 func absInt(x int64) int64 {

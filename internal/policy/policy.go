@@ -122,8 +122,8 @@ type Column struct {
 	Type string
 }
 
-// isNumericType reports whether an engine type name holds numbers.
-func isNumericType(t string) bool {
+// IsNumericType reports whether an engine type name holds numbers.
+func IsNumericType(t string) bool {
 	t = strings.ToUpper(t)
 	for _, p := range []string{"TINYINT", "SMALLINT", "INTEGER", "INT", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
 		"UINTEGER", "UBIGINT", "UHUGEINT", "FLOAT", "REAL", "DOUBLE", "DECIMAL", "NUMERIC"} {

@@ -3,7 +3,6 @@ package sandbox
 import (
 	"math"
 
-	"github.com/gongshu/gongshu/internal/dp"
 	"github.com/gongshu/gongshu/internal/policy"
 )
 
@@ -67,11 +66,7 @@ func disclose(p policy.Plan, columns []string, rows [][]any, threshold string) *
 	d.Epsilon, _ = np.Epsilon.Float64()
 	d.Delta, _ = np.Delta.Float64()
 	d.MaxGroupsPerUnit, d.MaxRowsPerGroup = np.MaxGroupsPerUnit, np.MaxRowsPerGroup
-	tau, err := dp.PartitionThreshold(np.MaxGroupsPerUnit, np.PartitionEpsilon, np.Delta)
-	if np.PartitionRows > 0 {
-		tau, err = dp.PartitionThresholdRows(np.PartitionRows, np.PartitionEpsilon, np.Delta)
-	}
-	if err == nil {
+	if tau, err := partitionThreshold(np); err == nil {
 		d.PartitionThreshold = tau
 	}
 	for _, c := range np.Columns {

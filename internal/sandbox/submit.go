@@ -403,15 +403,6 @@ func finite(rows [][]any) {
 	}
 }
 
-func hasGroupColumn(p policy.Plan) bool {
-	for i := 0; i < p.Columns && i < len(p.Aggregated); i++ {
-		if !p.Aggregated[i] {
-			return true
-		}
-	}
-	return false
-}
-
 // addNoise applies the DP plan: the K floor, noisy partition selection,
 // then fresh discrete Laplace noise on each released statistic.
 func (s *Service) addNoise(p policy.Plan, rows [][]any) ([][]any, error) {
@@ -424,13 +415,19 @@ func (s *Service) addNoise(p policy.Plan, rows [][]any) ([][]any, error) {
 	return noiseRows(dp.NewSampler(r), p, rows)
 }
 
+// partitionThreshold is the noisy count a group needs to be released:
+// over units, or over rows when the plan's partition column counts rows.
+func partitionThreshold(np *policy.NoisePlan) (int64, error) {
+	if np.PartitionRows > 0 {
+		return dp.PartitionThresholdRows(np.PartitionRows, np.PartitionEpsilon, np.Delta)
+	}
+	return dp.PartitionThreshold(np.MaxGroupsPerUnit, np.PartitionEpsilon, np.Delta)
+}
+
 // noiseRows applies a DP plan's noise to rows with smp.
 func noiseRows(smp *dp.Sampler, p policy.Plan, rows [][]any) ([][]any, error) {
 	np := p.Noise
-	tau, err := dp.PartitionThreshold(np.MaxGroupsPerUnit, np.PartitionEpsilon, np.Delta)
-	if np.PartitionRows > 0 {
-		tau, err = dp.PartitionThresholdRows(np.PartitionRows, np.PartitionEpsilon, np.Delta)
-	}
+	tau, err := partitionThreshold(np)
 	if err != nil {
 		return nil, fmt.Errorf("dp: %w", err)
 	}

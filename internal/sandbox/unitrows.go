@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -179,7 +180,7 @@ func (s *Service) statsOf(ctx context.Context, r Resource) (columnStats, error) 
 	}
 	var nums []string
 	for _, c := range r.table.Columns {
-		if c.Role != policy.Hidden && isNumeric(c.Type) {
+		if c.Role != policy.Hidden && policy.IsNumericType(c.Type) {
 			nums = append(nums, c.Name)
 			q := engine.QuoteIdent(c.Name)
 			exprs = append(exprs, "CAST(min("+q+") AS DOUBLE PRECISION)", "CAST(max("+q+") AS DOUBLE PRECISION)")
@@ -251,7 +252,6 @@ func (s *Service) fusionRisk(ctx context.Context, k int, rel policy.Release, tou
 	if len(depts) < 2 || !qi || len(rel.GroupColumns) == 0 {
 		return false, "", ""
 	}
-	groups := 1.0
 	units := int64(-1)
 	for _, r := range reads {
 		if r.Unit == "" {
@@ -269,21 +269,12 @@ func (s *Service) fusionRisk(ctx context.Context, k int, rel policy.Release, tou
 	if units < 0 {
 		return false, "", ""
 	}
-	for _, g := range rel.GroupColumns {
-		table, col, _ := strings.Cut(g, ".")
-		r, ok := byName[table]
-		if !ok {
-			return true, "joins several departments' resources grouped by a key of unknown origin", g
-		}
-		cs, err := s.statsOf(ctx, r)
-		if err != nil {
-			return true, "joins several departments' resources whose statistics could not be measured", err.Error()
-		}
-		d, ok := cs.distinct[col]
-		if !ok || d <= 0 {
-			d = max(r.rows, 1)
-		}
-		groups *= float64(d)
+	groups, err := s.groupBound(ctx, rel, byName)
+	switch {
+	case errors.Is(err, errUnknownKey):
+		return true, "joins several departments' resources grouped by a key of unknown origin", err.Error()
+	case err != nil:
+		return true, "joins several departments' resources whose statistics could not be measured", err.Error()
 	}
 	perGroup := float64(units) / groups
 	detail := fmt.Sprintf("%d departments, group keys %s: %.0f groups at most, %d units, %.1f units a group expected, below %d·k = %d",
@@ -295,6 +286,36 @@ func (s *Service) fusionRisk(ctx context.Context, k int, rel policy.Release, tou
 	return false, "", detail
 }
 
+// errUnknownKey: a group key of a table the release does not read.
+var errUnknownKey = errors.New("group key of unknown origin")
+
+// groupBound bounds the groups of one release point by the product of its
+// keys' distinct values in the versions' statistics (a key of unknown
+// count counts as the table's rows).
+func (s *Service) groupBound(ctx context.Context, rel policy.Release, byName map[string]Resource) (float64, error) {
+	groups := 1.0
+	for _, g := range rel.GroupColumns {
+		table, col, _ := strings.Cut(g, ".")
+		r, ok := byName[table]
+		if !ok {
+			return 0, fmt.Errorf("%w: %s", errUnknownKey, g)
+		}
+		cs, err := s.statsOf(ctx, r)
+		if err != nil {
+			return 0, err
+		}
+		d := cs.distinct[col]
+		if d <= 0 {
+			d = max(r.rows, 1)
+		}
+		groups *= float64(d)
+	}
+	return groups, nil
+}
+
+// maxEstimate caps estimateRows.
+const maxEstimate = 1 << 40
+
 // estimateRows bounds the groups a plan can release from its releases'
 // group keys and the versions' distinct counts (0 when nothing is known:
 // a list query, or a key of unknown origin).
@@ -303,40 +324,13 @@ func (s *Service) estimateRows(ctx context.Context, p policy.Plan, touched []Res
 	for _, r := range touched {
 		byName[r.Table] = r
 	}
-	var total int64
+	var total float64
 	for _, rel := range p.Releases {
-		groups := int64(1)
-		for _, g := range rel.GroupColumns {
-			table, col, _ := strings.Cut(g, ".")
-			r, ok := byName[table]
-			if !ok {
-				return 0
-			}
-			cs, err := s.statsOf(ctx, r)
-			if err != nil {
-				return 0
-			}
-			d := cs.distinct[col]
-			if d <= 0 {
-				d = max(r.rows, 1)
-			}
-			if groups > (1<<40)/max(d, 1) {
-				return 1 << 40
-			}
-			groups *= d
+		groups, err := s.groupBound(ctx, rel, byName)
+		if err != nil {
+			return 0
 		}
 		total += groups
 	}
-	return total
-}
-
-// isNumeric reports whether an engine type holds numbers.
-func isNumeric(t string) bool {
-	t = strings.ToUpper(t)
-	for _, p := range []string{"TINYINT", "SMALLINT", "INT", "BIGINT", "HUGEINT", "FLOAT", "REAL", "DOUBLE", "DECIMAL", "NUMERIC", "UBIGINT", "UINTEGER"} {
-		if strings.HasPrefix(t, p) {
-			return true
-		}
-	}
-	return false
+	return int64(min(total, maxEstimate))
 }
